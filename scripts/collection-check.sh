@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the collection tarball as Galaxy would, install it into a scratch
+# collections path, and render the documentation of every module and filter
+# from the installed copy: what a user who installs the release gets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/collection
+rm -rf "$out"
+mkdir -p "$out/dist" "$out/install"
+ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null
+tarball=$(ls "$out"/dist/hybridnodes-eks-*.tar.gz)
+echo "collection-check: built $tarball ($(du -h "$tarball" | cut -f1))"
+# --no-deps: the dependencies come from the PyPI ansible package here.
+ANSIBLE_COLLECTIONS_PATH="$out/install" ansible-galaxy collection install --no-deps --force -p "$out/install" "$tarball" >/dev/null
+installed=$out/install/ansible_collections/hybridnodes/eks
+test -f "$installed/MANIFEST.json"
+if tar -tzf "$tarball" | grep -qE '^(tests/lab|\.venv|inventories/lab)/'; then
+  echo "collection-check: the tarball carries lab or local files" >&2
+  exit 1
+fi
+site=$(python -c 'import ansible_collections, os; print(os.path.dirname([p for p in ansible_collections.__path__ if "site-packages" in p][0]))')
+export ANSIBLE_COLLECTIONS_PATH="$out/install:$site"
+rendered=0
+for kind in module filter; do
+  for name in $(ANSIBLE_COLLECTIONS_PATH="$ANSIBLE_COLLECTIONS_PATH" ansible-doc -t "$kind" -l hybridnodes.eks 2>/dev/null | awk '{print $1}'); do
+    text=$(ansible-doc -t "$kind" "$name")
+    if ! grep -q "EXAMPLES" <<<"$text"; then
+      echo "collection-check: ansible-doc -t $kind $name rendered no EXAMPLES" >&2
+      exit 1
+    fi
+    rendered=$((rendered + 1))
+  done
+done
+expected=$(( $(find plugins/modules -name '*.py' ! -name '__init__.py' | wc -l) + $(find plugins/filter -name '*.yml' | wc -l) ))
+if [ "$rendered" -ne "$expected" ]; then
+  echo "collection-check: ansible-doc rendered $rendered plugins from the installed collection, expected $expected" >&2
+  exit 1
+fi
+echo "collection-check: installed from the tarball; ansible-doc rendered all $rendered modules and filters"

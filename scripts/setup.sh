@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Build the development environment, idempotently: the system packages the
+# tests and the lab need, a virtualenv with the pinned tools, the offline
+# bootstrap ansible-test needs, and the link that makes this checkout
+# importable as hybridnodes.eks. A second run changes nothing and takes a
+# second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+# System packages: the lab (debootstrap, systemd-nspawn, iptables, etcd,
+# the Go toolchain that builds kube-apiserver once) and the tools the tests call.
+APT_PACKAGES=(
+  git rsync openssh-client curl jq ca-certificates openssl
+  debootstrap systemd-container iptables iproute2 iputils-ping
+  etcd-server golang-go dpkg-dev
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The virtualenv, reinstalled only when the pinned requirements change.
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+want=$(cat requirements-dev.txt requirements.txt | sha256sum | cut -c1-16)
+have=$(cat "$VENV/.requirements-hash" 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  echo "setup: installing pinned Python tools into $VENV (about a minute the first time)"
+  # pip's output goes to a log: it is long, and on some machines full of
+  # warnings about unused local index locations. Shown only when pip fails.
+  log="$VENV/pip-install.log"
+  if ! "$VENV/bin/pip" install --disable-pip-version-check -r requirements-dev.txt >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: pip install failed; the full log is $log" >&2
+    exit 1
+  fi
+  echo "$want" > "$VENV/.requirements-hash"
+fi
+
+# ansible-test bootstraps its sanity virtualenvs with a get-pip script that it
+# downloads from a host this machine cannot reach: an offline stand-in.
+pip_version=$("$VENV/bin/python" - <<'PY'
+from ansible_test._internal.python_requirements import get_venv_packages
+from ansible_test._internal.host_configs import NativePythonConfig
+print(get_venv_packages(NativePythonConfig(version="3.11"))["pip"])
+PY
+)
+cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+if ! cmp -s scripts/get_pip_offline.py "$cache"; then
+  mkdir -p "$(dirname "$cache")"
+  cp scripts/get_pip_offline.py "$cache"
+  echo "setup: installed the offline get-pip stand-in at $cache"
+fi
+
+# Make the checkout usable as hybridnodes.eks (see collections_path in ansible.cfg).
+mkdir -p .collections/ansible_collections/hybridnodes
+ln -sfn ../../.. .collections/ansible_collections/hybridnodes/eks
+
+echo "setup: ready ($("$VENV/bin/ansible" --version | awk 'NR == 1'))"
