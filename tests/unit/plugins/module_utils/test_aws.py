@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+"""AWS helpers against botocore's Stubber (which holds every call to the service model)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+
+ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}
+
+
+@pytest.fixture
+def module():
+    with patch_module_args(ARGS):
+        yield AnsibleAWSModule(argument_spec={}, supports_check_mode=True)
+
+
+def stubbed(module, service, retries=3):
+    client = aws.aws_client(module, service, retries=retries, delay=0.01)
+    stubber = Stubber(client.client)
+    stubber.activate()
+    return client, stubber
+
+
+def failure(capsys, call):
+    with pytest.raises(SystemExit):
+        call()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_client_uses_the_emulator_endpoint(module):
+    client = aws.aws_client(module, "eks")
+    assert client.client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert client.client.meta.region_name == "us-west-2"
+
+
+def test_throttling_is_retried_then_succeeds(module):
+    client, stubber = stubbed(module, "eks")
+    stubber.add_client_error("list_access_entries", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.add_client_error("list_access_entries", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.add_response("list_access_entries", {"accessEntries": ["arn:aws:iam::123456789012:role/Hybrid"]},
+                         {"clusterName": "lab"})
+    result = client.list_access_entries(clusterName="lab", aws_retry=True)
+    assert result["accessEntries"] == ["arn:aws:iam::123456789012:role/Hybrid"]
+    stubber.assert_no_pending_responses()
+
+
+def test_throttling_past_the_retries_fails_with_advice(module, capsys):
+    client, stubber = stubbed(module, "eks", retries=2)
+    for _attempt in range(2):  # amazon.aws' retries=N makes N attempts in all
+        stubber.add_client_error("describe_cluster", service_error_code="ThrottlingException", http_status_code=400)
+
+    def call():
+        try:
+            client.describe_cluster(name="lab", aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster lab", service="eks")
+
+    result = failure(capsys, call)
+    assert result["failed"]
+    assert result["msg"].startswith("Failed to describe cluster EKS cluster lab")
+    assert "throttling eks:DescribeCluster" in result["msg"]
+    stubber.assert_no_pending_responses()
+
+
+def test_access_denied_names_the_missing_permission(module, capsys):
+    client, stubber = stubbed(module, "eks")
+    stubber.add_client_error("list_access_entries", service_error_code="AccessDeniedException",
+                             service_message="User is not authorized", http_status_code=403)
+
+    def call():
+        try:
+            client.list_access_entries(clusterName="lab", aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            aws.fail_aws(module, exc, "ListAccessEntries", "of cluster lab", service="eks")
+
+    result = failure(capsys, call)
+    assert "eks:ListAccessEntries" in result["msg"]
+    assert result["error"]["code"] == "AccessDeniedException"
+
+
+def test_explicit_fix_wins(module, capsys):
+    client, stubber = stubbed(module, "ec2")
+    stubber.add_client_error("describe_route_tables", service_error_code="InvalidRouteTableID.NotFound",
+                             http_status_code=400)
+
+    def call():
+        try:
+            client.describe_route_tables(RouteTableIds=["rtb-0123456789abcdef0"], aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            aws.fail_aws(module, exc, "DescribeRouteTables", "rtb-0123456789abcdef0", service="ec2",
+                         fix="Check hybrid_route_table_ids.")
+
+    result = failure(capsys, call)
+    assert result["msg"].startswith("Failed to describe route tables rtb-0123456789abcdef0. Check hybrid_route_table_ids.")
+    assert "InvalidRouteTableID.NotFound" in result["msg"]
+
+
+def test_paginate_collects_every_page(module):
+    client, stubber = stubbed(module, "ssm")
+    stubber.add_response("describe_activations", {"ActivationList": [{"ActivationId": "a1"}], "NextToken": "t1"}, {})
+    stubber.add_response("describe_activations", {"ActivationList": [{"ActivationId": "a2"}]}, {"NextToken": "t1"})
+    items = aws.paginate(client, "describe_activations", "ActivationList")
+    assert [item["ActivationId"] for item in items] == ["a1", "a2"]
+    stubber.assert_no_pending_responses()
+
+
+def test_paginate_is_bounded(module):
+    client, stubber = stubbed(module, "eks")
+    for index in range(3):
+        stubber.add_response("list_access_entries", {"accessEntries": [], "nextToken": "t%d" % index}, None)
+    with pytest.raises(RuntimeError, match="more than 2 pages"):
+        aws.paginate(client, "list_access_entries", "accessEntries", max_pages=2, clusterName="lab")
+
+
+@pytest.mark.parametrize("service,operation,expected", [
+    ("eks", "ListAccessEntries", "eks:ListAccessEntries"),
+    ("rolesanywhere", "CreateProfile", "rolesanywhere:CreateProfile"),
+])
+def test_iam_action(service, operation, expected):
+    assert aws.iam_action(service, operation) == expected
