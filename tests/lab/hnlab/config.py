@@ -1,0 +1,170 @@
+"""One place for every name, address, port and path the lab uses.
+
+Every lab component (edge hosts, VPN gateway, cloud worker, AWS emulator,
+Kubernetes API server, artifact mirror, nodeadm stand-in) reads its settings
+from here, so that the components agree and ``down`` can find everything
+``up`` made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name, default))
+
+
+@dataclasses.dataclass(frozen=True)
+class LabConfig:
+    """Settings of one lab. Only one lab runs on a machine at a time."""
+
+    # Long-lived caches, kept outside the repository and reused across labs:
+    # the debootstrap tree, the kube-apiserver binary.
+    cache_dir: Path = _env_path("HNLAB_CACHE", "/var/cache/hybridnodes-lab")
+    # Everything a running lab owns: pid files, overlays, logs, keys, certs.
+    state_dir: Path = _env_path("HNLAB_STATE", "/var/lib/hybridnodes-lab")
+
+    # Names: every kernel object the lab creates starts with this prefix so
+    # that ``down`` and the leak test can find them.
+    prefix: str = "hnl"
+
+    # The hybrid node network (edge LAN). The root namespace holds the
+    # default gateway address and NATs to the package archive only.
+    edge_cidr: str = "10.200.0.0/24"
+    edge_gateway_ip: str = "10.200.0.1"
+    mirror_ip: str = "10.200.0.2"  # artifact mirror on the edge LAN (site mirror)
+    vpn_gateway_edge_ip: str = "10.200.0.254"  # the "VPN server IP"
+    first_host_offset: int = 11  # edge host i (1-based) gets .10+i
+
+    # The EKS VPC. The root namespace has no address and no route here: only
+    # the VPN gateway connects the edge LAN and the VPC.
+    vpc_cidr: str = "10.100.0.0/16"  # the VPC as AWS knows it
+    vpc_subnet_cidr: str = "10.100.0.0/24"  # the lab's VPC network segment
+    vpn_gateway_vpc_ip: str = "10.100.0.1"
+    cloud_worker_ip: str = "10.100.0.10"
+    eks_endpoint_ip: str = "10.100.0.20"  # the cluster endpoint inside the VPC
+    # Ports on eks_endpoint_ip, forwarded to the loopback services: what the
+    # nodes reach of "AWS" and "EKS" once their VPN route is in place.
+    eks_endpoint_port: int = 443
+    aws_endpoint_port: int = 4566
+
+    # Pod networks (Cilium cluster pool = remote pod networks).
+    pod_cidr: str = "192.168.0.0/16"
+    pod_mask_size: int = 25
+    service_cidr: str = "172.20.0.0/16"
+
+    # Loopback services in the root namespace (controller side).
+    moto_port: int = 5055
+    apiserver_port: int = 6443
+    etcd_client_port: int = 23790
+    etcd_peer_port: int = 23800
+    mirror_port: int = 8080  # listened on at mirror_ip inside the mirror namespace
+
+    # The simulated AWS account and cluster.
+    region: str = "us-west-2"
+    account_id: str = "123456789012"
+    cluster_name: str = "hybrid-lab"
+    kubernetes_version: str = "1.31"
+    nodeadm_versions: tuple = ("v1.0.20", "v1.0.19")
+
+    # Edge hosts.
+    default_hosts: int = 3
+    max_hosts: int = 200
+
+    @property
+    def netns_vpngw(self) -> str:
+        return f"{self.prefix}-vpngw"
+
+    @property
+    def netns_worker(self) -> str:
+        return f"{self.prefix}-worker"
+
+    @property
+    def netns_mirror(self) -> str:
+        return f"{self.prefix}-mirror"
+
+    @property
+    def netns_eksapi(self) -> str:
+        return f"{self.prefix}-eksapi"
+
+    @property
+    def bridge_edge(self) -> str:
+        return f"{self.prefix}-edge"
+
+    @property
+    def bridge_vpc(self) -> str:
+        return f"{self.prefix}-vpc"
+
+    def host_name(self, index: int) -> str:
+        """Edge host name for 1-based index."""
+        return f"edge{index:02d}"
+
+    def host_netns(self, index: int) -> str:
+        return f"{self.prefix}-{self.host_name(index)}"
+
+    def host_ip(self, index: int) -> str:
+        net = ipaddress.ip_network(self.edge_cidr)
+        return str(net.network_address + self.first_host_offset - 1 + index)
+
+    # Paths.
+    @property
+    def rootfs_cache(self) -> Path:
+        return self.cache_dir / "rootfs-bookworm"
+
+    @property
+    def apiserver_binary(self) -> Path:
+        return self.cache_dir / "kube-apiserver"
+
+    @property
+    def kubectl_binary(self) -> Path:
+        return self.cache_dir / "kubectl"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.state_dir / "ssh" / "id_ed25519"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "k8s" / "kubeconfig"
+
+    @property
+    def inventory_path(self) -> Path:
+        return REPO_ROOT / "inventories" / "lab" / "hosts.yml"
+
+    @property
+    def moto_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def mirror_base_url(self) -> str:
+        return f"http://{self.mirror_ip}:{self.mirror_port}"
+
+
+def load() -> LabConfig:
+    return LabConfig()
+
+
+def free_loopback_ports(count: int) -> list:
+    """Distinct free loopback ports, all held open while picked so that none repeats."""
+    sockets = [socket.socket() for _index in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def isolated(state_dir, *port_fields: str, base: LabConfig | None = None) -> LabConfig:
+    """A LabConfig with its own state dir and free loopback ports for the named
+    fields (e.g. "moto_port"): for tests that start a component beside a lab."""
+    ports = free_loopback_ports(len(port_fields))
+    return dataclasses.replace(base or LabConfig(), state_dir=Path(state_dir), **dict(zip(port_fields, ports)))
