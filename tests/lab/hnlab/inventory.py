@@ -1,0 +1,118 @@
+"""Writes inventories/lab/hosts.yml for the running lab, in the inventory
+contract of DESIGN.md (cluster vars on `all`, pools as children of
+`hybrid_nodes`, per-host vars), plus group `vpn_gateways` (vpngw) and a
+`lab` group whose vars are lab-only facts for tests (never used by roles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+POOLS = ("pool_a", "pool_b")
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data):  # no &id001 anchors in a hand-read inventory
+        return True
+
+
+def _seed_value(seed: dict, *keys, default=None):
+    for key in keys:
+        if seed.get(key) not in (None, "", []):
+            return seed[key]
+    return default
+
+
+def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
+    seed = seed or {}
+    edges = [h for h in hosts if h["kind"] == "edge"]
+    gateways = [h for h in hosts if h["kind"] == "vpngw"]
+    npools = 2 if len(edges) >= 3 else 1
+    pools: dict[str, dict] = {}
+    for n, pool in enumerate(POOLS[:npools]):
+        pool_vars = {
+            "hybrid_node_labels": {"hybridnodes.eks/pool": pool, "topology.kubernetes.io/zone": "edge-lab"},
+            "hybrid_node_taints": ["hybridnodes.eks/dedicated=edge:NoSchedule"] if pool == "pool_b" else [],
+            "hybrid_ntp_servers": [],
+            "hybrid_architecture": "amd64",
+        }
+        members = {}
+        for i, h in enumerate(edges):
+            if i % npools == n:
+                members[h["name"]] = {
+                    "ansible_host": h["ip"],
+                    "hybrid_vpn_server_ip": cfg.vpn_gateway_edge_ip,
+                    "hybrid_nic": "eth0",
+                    "hybrid_node_name": h["name"],
+                    "lab_netns": h["netns"],
+                }
+        pools[pool] = {"hosts": members, "vars": pool_vars}
+
+    rtbs = _seed_value(seed, "route_table_ids", "hybrid_route_table_ids")
+    if rtbs is None and _seed_value(seed, "route_table_id"):
+        rtbs = [seed["route_table_id"]]
+    cluster = {
+        "hybrid_cluster_name": cfg.cluster_name,
+        "hybrid_region": cfg.region,
+        "hybrid_kubernetes_version": cfg.kubernetes_version,
+        "hybrid_credential_provider": "ssm",
+        "hybrid_vpc_id": _seed_value(seed, "vpc_id", "hybrid_vpc_id", default=""),
+        "hybrid_vpc_cidrs": [cfg.vpc_cidr],
+        "hybrid_service_cidr": cfg.service_cidr,
+        "hybrid_remote_node_cidrs": [cfg.edge_cidr],
+        "hybrid_remote_pod_cidrs": [cfg.pod_cidr],
+        "hybrid_route_table_ids": rtbs or [],
+        "hybrid_vpn_gateway_id": _seed_value(seed, "vpn_gateway_id", "vgw_id", "hybrid_vpn_gateway_id", default=""),
+        "hybrid_transit_gateway_id": _seed_value(seed, "transit_gateway_id", "tgw_id",
+                                                 "hybrid_transit_gateway_id", default=""),
+        "hybrid_vpn_connection_id": _seed_value(seed, "vpn_connection_id", "hybrid_vpn_connection_id", default=""),
+        "hybrid_nodeadm_version": cfg.nodeadm_versions[0],
+        "hybrid_nodeadm_base_url": cfg.mirror_base_url,
+        "hybrid_aws_endpoint_url": cfg.moto_endpoint,
+        "hybrid_kubeconfig": str(cfg.kubeconfig),
+        "hybrid_cilium_pool_mask_size": cfg.pod_mask_size,
+        # connection
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(cfg.ssh_key),
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
+    lab_vars = {
+        "lab_cloud_worker_ip": cfg.cloud_worker_ip,
+        "lab_eks_endpoint_ip": cfg.eks_endpoint_ip,
+        "lab_eks_endpoint_port": cfg.eks_endpoint_port,
+        "lab_aws_endpoint_port": cfg.aws_endpoint_port,
+        "lab_vpn_gateway_vpc_ip": cfg.vpn_gateway_vpc_ip,
+        "lab_edge_gateway_ip": cfg.edge_gateway_ip,
+        "lab_mirror_ip": cfg.mirror_ip,
+        "lab_netns_worker": cfg.netns_worker,
+        "lab_netns_eksapi": cfg.netns_eksapi,
+        "lab_netns_vpngw": cfg.netns_vpngw,
+        "lab_netns_mirror": cfg.netns_mirror,
+        "lab_state_dir": str(cfg.state_dir),
+    }
+    if seed:
+        lab_vars["lab_aws_seed"] = seed
+    return {"all": {
+        "vars": cluster,
+        "children": {
+            "hybrid_nodes": {"children": pools},
+            "vpn_gateways": {"hosts": {g["name"]: {"ansible_host": g["ip"], "lab_netns": g["netns"],
+                                                   "hybrid_vpc_side_ip": cfg.vpn_gateway_vpc_ip}
+                                       for g in gateways}},
+            "lab": {"children": {"hybrid_nodes": {}, "vpn_gateways": {}}, "vars": lab_vars},
+        },
+    }}
+
+
+def write(cfg, hosts: list[dict], seed: dict | None = None) -> Path:
+    path = Path(cfg.inventory_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = ("# Written by tests/lab/hnlab/inventory.py for the running lab; `labctl down` removes it.\n"
+            + yaml.dump(build(cfg, hosts, seed), Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path

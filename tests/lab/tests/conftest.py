@@ -1,0 +1,78 @@
+"""Shared fixtures of the lab tests: one lab per test session.
+
+The `lab` fixture reuses a running lab, or brings one up (HNLAB_TEST_HOSTS
+edge hosts, default 3) and takes it down at the end of the session. It never
+starts a second lab beside a running one. test_zz_lab_down.py runs last (file
+order) and downs the lab this session started (or any, with HNLAB_TEST_DOWN=1)
+and checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LAB_DIR = Path(__file__).resolve().parents[1]
+if str(LAB_DIR) not in sys.path:
+    sys.path.insert(0, str(LAB_DIR))
+
+from hnlab import config as lab_config, labctl  # noqa: E402
+
+LABCTL = LAB_DIR / "labctl.py"
+HOSTS = int(os.environ.get("HNLAB_TEST_HOSTS", "3"))
+
+session_state = {"started": False}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab: needs root and the lab's caches; brings the lab up or reuses a running one")
+
+
+def labctl_run(*args, timeout=900):
+    return subprocess.run([sys.executable, str(LABCTL), *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    cfg = lab_config.load()
+    state = labctl.read_lab(cfg)
+    if state and state.get("status") == "up":
+        yield cfg
+        return
+    present = labctl.is_running(cfg)
+    if present:
+        pytest.fail("a half-built lab is present; run `labctl down`:\n" + "\n".join(present[:20]))
+    t0 = time.monotonic()
+    r = labctl_run("up", "--hosts", str(HOSTS))
+    print(r.stdout[-3000:], r.stderr[-3000:])
+    state = labctl.read_lab(cfg)
+    if not state or state.get("status") != "up":
+        labctl_run("down")
+        pytest.fail(f"labctl up failed rc={r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    if r.returncode != 0:
+        labctl_run("down")
+        pytest.fail(f"labctl up: components failed: {state.get('errors')}\n{r.stderr[-2000:]}")
+    print(f"lab up in {time.monotonic() - t0:.1f}s")
+    session_state["started"] = True
+    try:
+        yield cfg
+    finally:
+        if session_state["started"] and labctl.read_lab(cfg):
+            labctl_run("down")
+
+
+@pytest.fixture(scope="session")
+def lab_session():
+    """{'started': bool}: whether this session brought the lab up (and so may take it down)."""
+    return session_state
+
+
+@pytest.fixture(scope="session")
+def labctl_cli():
+    """Run `labctl.py ARGS...` and return the CompletedProcess."""
+    return labctl_run
