@@ -4,6 +4,8 @@
 # from the installed copy: what a user who installs the release gets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The pinned tools of `make setup`, also when this script is run directly.
+export PATH="$(pwd)/${VENV:-.venv}/bin:$PATH"
 out=build/collection
 rm -rf "$out"
 mkdir -p "$out/dist" "$out/install"

@@ -13,7 +13,7 @@ PYTHON=${PYTHON:-python3}
 # System packages: the lab (debootstrap, systemd-nspawn, iptables, etcd,
 # the Go toolchain that builds kube-apiserver once) and the tools the tests call.
 APT_PACKAGES=(
-  git rsync openssh-client curl jq ca-certificates openssl
+  git rsync openssh-client curl jq ca-certificates openssl shellcheck
   debootstrap systemd-container iptables iproute2 iputils-ping
   etcd-server golang-go dpkg-dev
 )

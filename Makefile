@@ -1,0 +1,54 @@
+# hybridnodes.eks: set-up, tests, the lab and the demo.
+# Every target that needs tools depends on `setup`, which is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+HOSTS ?= 3
+HOST ?= edge01
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup test unit sanity lint collection-check lab-test \
+        demo lab-up lab-down lab-status lab-restart clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+setup: ## Build the development environment (idempotent).
+	@scripts/setup.sh
+
+test: setup ## The whole suite: unit, sanity, lint, the built collection, the lab tests.
+	@scripts/run-tests.sh
+
+unit: setup ## Unit tests (ansible-test units).
+	@scripts/ansible-test.sh units --local --python 3.11 --color no
+
+sanity: setup ## ansible-test sanity, offline, with no ignore entries.
+	@scripts/ansible-test.sh sanity --venv --requirements --python 3.11 --color no
+
+lint: setup ## ansible-lint, production profile.
+	@$(BIN)/ansible-lint
+
+collection-check: setup ## Build the collection tarball, install it, render every module with ansible-doc.
+	@scripts/collection-check.sh
+
+demo: setup ## Start the lab and run the workflow over it.
+	@scripts/demo.sh
+
+lab-up: setup ## Start the lab with HOSTS edge hosts (default 3).
+	@$(PY) tests/lab/labctl.py up --hosts $(HOSTS)
+
+lab-down: setup ## Stop the lab; leaves nothing behind.
+	@$(PY) tests/lab/labctl.py down
+
+lab-status: setup ## Show what of the lab runs.
+	@$(PY) tests/lab/labctl.py status
+
+lab-restart: setup ## Reboot one edge host (HOST=edge01).
+	@$(PY) tests/lab/labctl.py restart --host $(HOST)
+
+clean: ## Remove build output (not the venv, not the lab caches).
+	rm -rf build tests/output
