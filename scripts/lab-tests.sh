@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The pinned tools of `make setup`, also when this script is run directly.
-export PATH="$(pwd)/${VENV:-.venv}/bin:$PATH"
+export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 PY=$(pwd)/${VENV:-.venv}/bin/python
 "$PY" tests/lab/k8s/build.py
 cd tests/lab

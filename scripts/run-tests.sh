@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The pinned tools of `make setup`, also when this script is run directly.
-export PATH="$(pwd)/${VENV:-.venv}/bin:$PATH"
+export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 
 started=$SECONDS
 stage() {
