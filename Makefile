@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 HOSTS ?= 3
 HOST ?= edge01
+SCALE_HOSTS ?= 50
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup test unit sanity lint collection-check lab-test \
-        demo lab-up lab-down lab-status lab-restart clean
+        demo lab-up lab-down lab-status lab-restart lab-scale-test clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,6 +47,9 @@ lab-down: setup ## Stop the lab; leaves nothing behind.
 
 lab-status: setup ## Show what of the lab runs.
 	@$(PY) tests/lab/labctl.py status
+
+lab-scale-test: setup ## The lab's own tests on a 50-host lab (SCALE_HOSTS=50), then down and the leak check.
+	@HNLAB_TEST_HOSTS=$(SCALE_HOSTS) scripts/lab-tests.sh tests/test_lab_site.py tests/test_zz_lab_down.py
 
 lab-restart: setup ## Reboot one edge host (HOST=edge01).
 	@$(PY) tests/lab/labctl.py restart --host $(HOST)

@@ -10,4 +10,8 @@ export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 PY=$(pwd)/${VENV:-.venv}/bin/python
 "$PY" tests/lab/k8s/build.py
 cd tests/lab
-"$PY" -m pytest -p no:cacheprovider -q -ra tests "$@"
+# Arguments select test files (paths relative to tests/lab); none means all.
+if [ "$#" -eq 0 ]; then
+  set -- tests
+fi
+"$PY" -m pytest -p no:cacheprovider -q -ra "$@"

@@ -57,7 +57,8 @@ def lab():
     if r.returncode != 0:
         labctl_run("down")
         pytest.fail(f"labctl up: components failed: {state.get('errors')}\n{r.stderr[-2000:]}")
-    print(f"lab up in {time.monotonic() - t0:.1f}s")
+    session_state["up_seconds"] = time.monotonic() - t0
+    print(f"lab up in {session_state['up_seconds']:.1f}s")
     session_state["started"] = True
     try:
         yield cfg
@@ -68,7 +69,8 @@ def lab():
 
 @pytest.fixture(scope="session")
 def lab_session():
-    """{'started': bool}: whether this session brought the lab up (and so may take it down)."""
+    """{'started': bool, 'up_seconds': float}: whether this session brought the lab up
+    (and so may take it down), and how long `labctl up` took."""
     return session_state
 
 

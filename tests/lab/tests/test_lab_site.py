@@ -43,6 +43,14 @@ def _ssh(cfg, host, cmd, check=False, timeout=60):
     return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=check, timeout=timeout)
 
 
+def test_lab_up_within_a_minute(lab, lab_session):
+    if not lab_session["started"]:
+        pytest.skip("the lab was already running; its start was not timed by this session")
+    caches_warm = lab.rootfs_cache.is_dir() and lab.apiserver_binary.exists()
+    assert caches_warm
+    assert lab_session["up_seconds"] < 60, f"labctl up took {lab_session['up_seconds']:.1f}s"
+
+
 def test_lab_ansible_ping(lab):
     ansible = Path(sys.executable).parent / "ansible"
     r = subprocess.run([str(ansible), "-i", str(lab.inventory_path), "hybrid_nodes:vpn_gateways",
