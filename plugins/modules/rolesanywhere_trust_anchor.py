@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: rolesanywhere_trust_anchor
+short_description: Manage the IAM Roles Anywhere trust anchor of EKS hybrid nodes
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an IAM Roles Anywhere trust anchor, found by its O(name).
+  - With IAM Roles Anywhere, hybrid nodes authenticate with an X.509 certificate issued by the operator's own
+    certificate authority; the trust anchor holds that CA (O(certificate)) or points at an AWS Private CA
+    (O(acm_pca_arn)).
+  - A public CA cannot be a trust anchor for hybrid nodes (anyone could get a certificate from it). The module
+    refuses, before any call, a certificate that is not a CA, that has expired, or that is (or is issued by)
+    a CA of the controller's public trust store (O(public_ca_bundle)).
+  - Reads the trust anchors once and writes only what differs; a re-run makes no write.
+author:
+  - hybridnodes.eks maintainers (!UNKNOWN)
+options:
+  name:
+    description:
+      - Name of the trust anchor.
+    type: str
+    required: true
+  certificate:
+    description:
+      - PEM of the operator's CA certificate (source C(CERTIFICATE_BUNDLE)).
+      - Exactly one of O(certificate) and O(acm_pca_arn) is needed when O(state=present).
+    type: str
+  acm_pca_arn:
+    description:
+      - ARN of an AWS Private CA (source C(AWS_ACM_PCA)).
+    type: str
+  enabled:
+    description:
+      - Whether the trust anchor is enabled.
+    type: bool
+    default: true
+  tags:
+    description:
+      - Tags of the trust anchor. Tags not listed are left alone.
+    type: dict
+  public_ca_bundle:
+    description:
+      - PEM bundle of public CAs that O(certificate) must not be or be issued by.
+      - When omitted, the first that exists of C(/etc/ssl/certs/ca-certificates.crt),
+        C(/etc/pki/tls/certs/ca-bundle.crt) and the bundle of the Python package certifi.
+    type: path
+  state:
+    description:
+      - Whether the trust anchor should exist.
+    type: str
+    default: present
+    choices: [present, absent]
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+requirements:
+  - cryptography
+notes:
+  - Supports check mode and diff mode.
+  - "IAM permissions: rolesanywhere:ListTrustAnchors, and as needed rolesanywhere:CreateTrustAnchor,
+    rolesanywhere:UpdateTrustAnchor, rolesanywhere:EnableTrustAnchor, rolesanywhere:DisableTrustAnchor,
+    rolesanywhere:DeleteTrustAnchor, rolesanywhere:ListTagsForResource, rolesanywhere:TagResource."
+"""
+
+EXAMPLES = r"""
+- name: Trust the operator's CA for the hybrid nodes
+  hybridnodes.eks.rolesanywhere_trust_anchor:
+    name: hybrid-lab-hybrid-nodes
+    certificate: "{{ lookup('ansible.builtin.file', 'pki/hybrid-nodes-ca.pem') }}"
+    region: us-west-2
+  register: anchor
+
+- name: Remove the trust anchor
+  hybridnodes.eks.rolesanywhere_trust_anchor:
+    name: hybrid-lab-hybrid-nodes
+    state: absent
+"""
+
+RETURN = r"""
+trust_anchor:
+  description: The trust anchor after the run (predicted in check mode); empty when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    trust_anchor_arn:
+      description: ARN of the trust anchor (the C(aws:SourceArn) of the role's trust policy).
+      returned: when it exists
+      type: str
+      sample: arn:aws:rolesanywhere:us-west-2:123456789012:trust-anchor/0a1b2c3d-4e5f-6789-abcd-ef0123456789
+    trust_anchor_id:
+      description: ID of the trust anchor.
+      returned: when it exists
+      type: str
+      sample: 0a1b2c3d-4e5f-6789-abcd-ef0123456789
+    name:
+      description: Name of the trust anchor.
+      returned: when it exists
+      type: str
+      sample: hybrid-lab-hybrid-nodes
+    enabled:
+      description: Whether it is enabled.
+      returned: when it exists
+      type: bool
+      sample: true
+    source_type:
+      description: C(CERTIFICATE_BUNDLE) or C(AWS_ACM_PCA).
+      returned: when it exists
+      type: str
+      sample: CERTIFICATE_BUNDLE
+"""
+
+import datetime
+import os
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing library.
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    HAS_CRYPTOGRAPHY = True
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+
+PUBLIC_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+MAX_PAGES = 100
+PEM_END = "-----END CERTIFICATE-----"
+
+
+def pages(client, method, result_key, **kwargs):
+    """Every item of a paginated Roles Anywhere list call, each page retried on throttling; bounded."""
+    items = []
+    token = None
+    for _count in range(MAX_PAGES):
+        params = dict(kwargs)
+        if token:
+            params["nextToken"] = token
+        page = getattr(client, method)(aws_retry=True, **params)
+        items.extend(page.get(result_key, []))
+        token = page.get("nextToken")
+        if not token:
+            return items
+    raise RuntimeError("%s returned more than %d pages; stopped." % (method, MAX_PAGES))
+
+
+def public_bundle_path(given):
+    if given:
+        return given
+    candidates = list(PUBLIC_BUNDLES)
+    try:
+        import certifi  # pylint: disable=import-outside-toplevel
+        candidates.append(certifi.where())
+    except ImportError:
+        pass
+    for path in candidates:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def load_pems(text):
+    """Every certificate of a PEM text."""
+    certs = []
+    for block in text.split(PEM_END):
+        if "-----BEGIN CERTIFICATE-----" in block:
+            try:
+                certs.append(x509.load_pem_x509_certificate((block.strip() + "\n" + PEM_END + "\n").encode()))
+            except ValueError:
+                continue
+    return certs
+
+
+def certificate_problems(pem, bundle_path, now):
+    """Why the PEM cannot be the hybrid nodes' trust anchor (empty when it can)."""
+    certs = load_pems(pem or "")
+    if len(certs) != 1:
+        return ["certificate must hold exactly one PEM certificate (the operator's CA); found %d." % len(certs)]
+    cert = certs[0]
+    problems = []
+    subject = cert.subject.rfc4514_string()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        problems.append("The certificate %s is not a CA (basicConstraints CA:TRUE); give the CA that issues the "
+                        "node certificates." % subject)
+    if cert.not_valid_after_utc <= now:
+        problems.append("The CA certificate %s expired on %s; renew the CA." % (subject, cert.not_valid_after_utc.isoformat()))
+    if bundle_path:
+        with open(bundle_path, "r") as handle:
+            public = load_pems(handle.read())
+        public_keys = set(item.public_key().public_bytes(serialization.Encoding.DER,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+                          for item in public)
+        public_subjects = set(item.subject for item in public)
+        own_key = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if own_key in public_keys or cert.issuer in public_subjects:
+            problems.append("The certificate %s is a public CA (found in %s); a public CA cannot be the trust anchor of "
+                            "hybrid nodes. Create a private CA for them (for example with community.crypto) and give "
+                            "its certificate." % (subject, bundle_path))
+    return problems
+
+
+def same_certificate(left, right):
+    if left is None or right is None:
+        return left == right
+    left_certs, right_certs = load_pems(left), load_pems(right)
+    if left_certs and right_certs:
+        return [c.public_bytes(serialization.Encoding.DER) for c in left_certs] == \
+            [c.public_bytes(serialization.Encoding.DER) for c in right_certs]
+    return left.strip() == right.strip()
+
+
+def wanted_source(params):
+    if params["certificate"]:
+        return {"sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": params["certificate"]}}
+    return {"sourceType": "AWS_ACM_PCA", "sourceData": {"acmPcaArn": params["acm_pca_arn"]}}
+
+
+def same_source(current, wanted):
+    if current.get("sourceType") != wanted["sourceType"]:
+        return False
+    data = current.get("sourceData") or {}
+    if wanted["sourceType"] == "CERTIFICATE_BUNDLE":
+        return same_certificate(data.get("x509CertificateData"), wanted["sourceData"]["x509CertificateData"])
+    return data.get("acmPcaArn") == wanted["sourceData"]["acmPcaArn"]
+
+
+def summary(anchor):
+    if not anchor:
+        return {}
+    result = {"name": anchor.get("name"), "enabled": anchor.get("enabled"),
+              "source_type": (anchor.get("source") or {}).get("sourceType")}
+    if anchor.get("trustAnchorArn"):
+        result.update(trust_anchor_arn=anchor["trustAnchorArn"], trust_anchor_id=anchor["trustAnchorId"])
+    return result
+
+
+def call(module, client, method, operation, label, **kwargs):
+    try:
+        return getattr(client, method)(aws_retry=True, **kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        return aws.fail_aws(module, exc, operation, "IAM Roles Anywhere trust anchor %s" % label, service="rolesanywhere")
+
+
+def ensure_present(module, client, current):
+    params = module.params
+    name = params["name"]
+    source = wanted_source(params)
+    tags = dict(params["tags"] or {})
+    if current is None:
+        predicted = {"name": name, "enabled": params["enabled"], "source": source}
+        if module.check_mode:
+            return True, predicted
+        request = {"name": name, "source": source, "enabled": params["enabled"]}
+        if tags:
+            request["tags"] = [{"key": key, "value": str(value)} for key, value in sorted(tags.items())]
+        return True, call(module, client, "create_trust_anchor", "CreateTrustAnchor", name, **request)["trustAnchor"]
+    changed = False
+    after = dict(current)
+    anchor_id = current["trustAnchorId"]
+    if not same_source(current.get("source") or {}, source):
+        changed = True
+        after["source"] = source
+        if not module.check_mode:
+            after = call(module, client, "update_trust_anchor", "UpdateTrustAnchor", name, trustAnchorId=anchor_id,
+                         source=source)["trustAnchor"]
+    if bool(current.get("enabled")) != params["enabled"]:
+        changed = True
+        after["enabled"] = params["enabled"]
+        if not module.check_mode:
+            method, operation = ("enable_trust_anchor", "EnableTrustAnchor") if params["enabled"] else \
+                ("disable_trust_anchor", "DisableTrustAnchor")
+            after = call(module, client, method, operation, name, trustAnchorId=anchor_id)["trustAnchor"]
+    if tags:
+        existing = call(module, client, "list_tags_for_resource", "ListTagsForResource", name,
+                        resourceArn=current["trustAnchorArn"]).get("tags") or []
+        have = dict((tag["key"], tag["value"]) for tag in existing)
+        missing = [{"key": key, "value": str(value)} for key, value in sorted(tags.items()) if have.get(key) != str(value)]
+        if missing:
+            changed = True
+            if not module.check_mode:
+                call(module, client, "tag_resource", "TagResource", name, resourceArn=current["trustAnchorArn"], tags=missing)
+    return changed, after
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        certificate=dict(type="str"),
+        acm_pca_arn=dict(type="str"),
+        enabled=dict(type="bool", default=True),
+        tags=dict(type="dict"),
+        public_ca_bundle=dict(type="path"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              mutually_exclusive=[["certificate", "acm_pca_arn"]],
+                              required_if=[["state", "present", ["certificate", "acm_pca_arn"], True]])
+    params = module.params
+    if params["state"] == "present" and params["certificate"]:
+        if not HAS_CRYPTOGRAPHY:
+            module.fail_json(msg=missing_required_lib("cryptography"))
+        problems = certificate_problems(params["certificate"], public_bundle_path(params["public_ca_bundle"]),
+                                        datetime.datetime.now(datetime.timezone.utc))
+        if problems:
+            module.fail_json(msg="Refusing the certificate of trust anchor %s: %s" % (params["name"], " ".join(problems)),
+                             problems=problems)
+
+    client = aws.aws_client(module, "rolesanywhere")
+    try:
+        found = [item for item in pages(client, "list_trust_anchors", "trustAnchors") if item.get("name") == params["name"]]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        aws.fail_aws(module, exc, "ListTrustAnchors", "(looking for trust anchor %s)" % params["name"], service="rolesanywhere")
+    except RuntimeError as exc:
+        module.fail_json(msg="Failed to list trust anchors (looking for %s): %s" % (params["name"], exc))
+    if len(found) > 1:
+        module.fail_json(msg="%d IAM Roles Anywhere trust anchors are named %s; delete the extra ones (IDs %s) or choose "
+                             "another name." % (len(found), params["name"], ", ".join(item["trustAnchorId"] for item in found)))
+    current = found[0] if found else None
+
+    if params["state"] == "absent":
+        changed, after = current is not None, None
+        if current is not None and not module.check_mode:
+            try:
+                client.delete_trust_anchor(trustAnchorId=current["trustAnchorId"], aws_retry=True)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                if aws.error_code(exc) != "ResourceNotFoundException":
+                    aws.fail_aws(module, exc, "DeleteTrustAnchor", "IAM Roles Anywhere trust anchor %s" % params["name"],
+                                 service="rolesanywhere")
+    else:
+        changed, after = ensure_present(module, client, current)
+
+    result = dict(changed=changed, trust_anchor=summary(after))
+    if module._diff:
+        result["diff"] = dict(before=summary(current), after=summary(after))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
