@@ -20,6 +20,11 @@ import pytest
 LAB_DIR = Path(__file__).resolve().parents[1]
 if str(LAB_DIR) not in sys.path:
     sys.path.insert(0, str(LAB_DIR))
+# The collection's own code, as `make setup` links it (ansible_collections is a
+# namespace package, so the dependencies in site-packages stay importable).
+COLLECTIONS = LAB_DIR.parents[1] / ".collections"
+if str(COLLECTIONS) not in sys.path:
+    sys.path.append(str(COLLECTIONS))
 
 from hnlab import config as lab_config, labctl  # noqa: E402
 
@@ -58,6 +63,7 @@ def lab():
         labctl_run("down")
         pytest.fail(f"labctl up: components failed: {state.get('errors')}\n{r.stderr[-2000:]}")
     session_state["up_seconds"] = time.monotonic() - t0
+    session_state["hosts"] = HOSTS
     print(f"lab up in {session_state['up_seconds']:.1f}s")
     session_state["started"] = True
     try:

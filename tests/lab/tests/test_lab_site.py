@@ -48,7 +48,9 @@ def test_lab_up_within_a_minute(lab, lab_session):
         pytest.skip("the lab was already running; its start was not timed by this session")
     caches_warm = lab.rootfs_cache.is_dir() and lab.apiserver_binary.exists()
     assert caches_warm
-    assert lab_session["up_seconds"] < 60, f"labctl up took {lab_session['up_seconds']:.1f}s"
+    assert len(_edges(lab)) == lab_session["hosts"]
+    assert lab_session["up_seconds"] < 60, (
+        f"labctl up of {lab_session['hosts']} hosts took {lab_session['up_seconds']:.1f}s")
 
 
 def test_lab_ansible_ping(lab):
