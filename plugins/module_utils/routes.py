@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Static routes on an edge host, as pure functions over plain data.
+
+An EKS hybrid node reaches the VPC (the cluster endpoint, the cloud workers)
+through the site's VPN server: "the VPC CIDRs via hybrid_vpn_server_ip". This
+module turns the desired routes, the kernel's routes (``ip -j route``) and
+what the collection wrote before into a plan, and renders the one file that
+makes the routes survive a reboot for whichever network stack is in charge:
+
+- systemd-networkd: a drop-in ``<network file>.d/hybridnodes-eks-routes.conf``
+  with one ``[Route]`` section per route;
+- netplan: ``/etc/netplan/90-hybridnodes-eks-routes.yaml`` (netplan merges it);
+- NetworkManager: a dispatcher script that re-applies the routes when the
+  interface comes up;
+- ifupdown: an ``if-up.d`` hook doing the same;
+- RHEL network-scripts: ``route-<nic>`` (only when no one else owns it).
+
+The file is the marker of what the collection manages: routes are removed
+only when the file lists them, so routes written by others are never touched.
+Runs on the managed host: Python standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import ipaddress
+import re
+
+MARKER = "hybridnodes.eks"
+FILE_STEM = "hybridnodes-eks-routes"
+STACKS = ("networkd", "netplan", "networkmanager", "ifupdown", "ifcfg")
+NETWORKD_DIRS = ("/etc/systemd/network", "/run/systemd/network", "/usr/lib/systemd/network", "/lib/systemd/network")
+HEADER = "# Managed by %s (static_route): routes to the EKS VPC via the VPN server. Do not edit.\n" % MARKER
+
+
+class RouteInputError(ValueError):
+    """Options that cannot make a valid route, reported before any change."""
+
+
+def network(text):
+    """An IPv4 network from a CIDR or an address (a /32), normalised."""
+    value = ipaddress.ip_network(str(text).strip(), strict=False)
+    if value.version != 4:
+        raise ValueError("%s is not IPv4" % text)
+    return value
+
+
+def input_problems(destinations, gateway, state):
+    """Every problem with the options, as messages naming the value and the fix."""
+    problems = []
+    if state == "present":
+        if not destinations:
+            problems.append("destinations is empty: give the EKS VPC CIDRs (hybrid_vpc_cidrs), or use state=absent.")
+        if not gateway:
+            problems.append("gateway is missing: give the VPN server IP (hybrid_vpn_server_ip), or use state=absent.")
+    for dest in destinations or []:
+        try:
+            network(dest)
+        except ValueError:
+            problems.append("destination %r is not an IPv4 CIDR such as 10.100.0.0/16; fix hybrid_vpc_cidrs." % dest)
+    gw = None
+    if gateway:
+        try:
+            gw = ipaddress.ip_address(str(gateway).strip())
+            if gw.version != 4:
+                raise ValueError(gateway)
+        except ValueError:
+            problems.append("gateway %r is not an IPv4 address; fix hybrid_vpn_server_ip." % gateway)
+            gw = None
+    if gw is not None:
+        for dest in destinations or []:
+            try:
+                if gw in network(dest):
+                    problems.append("gateway %s lies inside destination %s: the VPN server must be reachable without "
+                                    "this route; fix hybrid_vpn_server_ip or hybrid_vpc_cidrs." % (gw, dest))
+            except ValueError:
+                continue
+    return problems
+
+
+def desired_routes(destinations, gateway, dev):
+    """The routes wanted: one per destination, sorted, deduplicated."""
+    seen = {}
+    for dest in destinations or []:
+        net = str(network(dest))
+        seen[net] = {"dst": net, "gateway": str(ipaddress.ip_address(str(gateway).strip())), "dev": dev}
+    return [seen[key] for key in sorted(seen, key=network)]
+
+
+def parse_ip_routes(data):
+    """Kernel routes from ``ip -j -4 route show table main`` (a parsed JSON list), IPv4 unicast only."""
+    routes = []
+    for item in data or []:
+        if item.get("type", "unicast") != "unicast":
+            continue
+        dst = item.get("dst")
+        if not dst:
+            continue
+        if dst == "default":
+            dst = "0.0.0.0/0"
+        try:
+            net = str(network(dst))
+        except ValueError:
+            continue
+        routes.append({"dst": net, "gateway": item.get("gateway"), "dev": item.get("dev"),
+                       "protocol": item.get("protocol")})
+    return routes
+
+
+def next_hop_problem(gateway, route_get, nic=None):
+    """Why ``gateway`` cannot be a next hop, or None. ``route_get`` is ``ip -j route get GW`` parsed (or None).
+
+    A next hop must be on-link: the kernel reaches it directly through an
+    interface, not through another router.
+    """
+    if not route_get:
+        return ("next hop %s is unreachable from this host (no route to it); hybrid_vpn_server_ip must be an address "
+                "on one of the host's networks." % gateway)
+    entry = route_get[0]
+    if entry.get("type") not in (None, "unicast"):
+        return "next hop %s is %s on this host; hybrid_vpn_server_ip must be a neighbour address." % (gateway, entry.get("type"))
+    if entry.get("gateway"):
+        return ("next hop %s is not on-link: this host reaches it through %s via %s. hybrid_vpn_server_ip must be on "
+                "the host's own network (the VPN server's LAN address); fix it or the host's address."
+                % (gateway, entry.get("gateway"), entry.get("dev")))
+    if nic and entry.get("dev") != nic:
+        return ("next hop %s is on-link on %s, not on %s (hybrid_nic); fix hybrid_nic or hybrid_vpn_server_ip."
+                % (gateway, entry.get("dev"), nic))
+    return None
+
+
+def plan(desired, kernel, managed):
+    """What to change in the kernel.
+
+    ``desired``: routes wanted; ``kernel``: parse_ip_routes(); ``managed``:
+    routes the persistent file lists (what the collection put there before).
+    Returns {"replace": [...], "delete": [...], "keep": [...]}: replace the
+    desired routes the kernel lacks or holds otherwise; delete the managed
+    routes no longer wanted that the kernel still holds as the file says.
+    """
+    by_dst = {}
+    for route in kernel:
+        by_dst.setdefault(route["dst"], []).append(route)
+    replace, keep, delete = [], [], []
+    wanted = set()
+    for route in desired:
+        wanted.add(route["dst"])
+        current = by_dst.get(route["dst"], [])
+        if any(c.get("gateway") == route["gateway"] and (not route.get("dev") or c.get("dev") == route["dev"])
+               for c in current):
+            keep.append(route)
+        else:
+            replace.append(route)
+    for route in managed:
+        if route["dst"] in wanted:
+            continue
+        for current in by_dst.get(route["dst"], []):
+            if current.get("gateway") == route["gateway"]:
+                delete.append({"dst": route["dst"], "gateway": route["gateway"], "dev": current.get("dev")})
+                break
+    return {"replace": replace, "delete": delete, "keep": keep}
+
+
+def route_argv(ip_binary, action, route):
+    """``ip route replace|del`` as an argument list."""
+    argv = [ip_binary, "-4", "route", action, route["dst"], "via", route["gateway"]]
+    if route.get("dev"):
+        argv += ["dev", route["dev"]]
+    if action == "replace":
+        argv += ["proto", "static"]
+    return argv
+
+
+def describe(routes):
+    """Routes as lines for a diff."""
+    return "".join("%s via %s%s\n" % (r["dst"], r["gateway"], " dev %s" % r["dev"] if r.get("dev") else "")
+                   for r in sorted(routes, key=lambda r: network(r["dst"])))
+
+
+# --------------------------------------------------------------------------
+# Detecting the network stack
+
+
+def parse_ini_sections(text):
+    """systemd-style INI: a list of (section, [(key, value), ...]) in order."""
+    sections = []
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            sections.append((line[1:-1].strip(), []))
+        elif "=" in line and sections:
+            key, value = line.split("=", 1)
+            sections[-1][1].append((key.strip(), value.strip()))
+    return sections
+
+
+def networkd_matches(text, nic):
+    """Whether a .network file's [Match] Name= selects ``nic`` (other match keys are ignored)."""
+    names = []
+    for section, items in parse_ini_sections(text):
+        if section == "Match":
+            for key, value in items:
+                if key == "Name":
+                    names.extend(value.split())
+    if not names:
+        return False
+    positive = [n for n in names if not n.startswith("!")]
+    negative = [n[1:] for n in names if n.startswith("!")]
+    if any(fnmatch.fnmatchcase(nic, pattern) for pattern in negative):
+        return False
+    return not positive or any(fnmatch.fnmatchcase(nic, pattern) for pattern in positive)
+
+
+def networkd_network_file(files, nic):
+    """The .network file systemd-networkd applies to ``nic``: ``files`` maps path -> text.
+
+    networkd orders .network files by file name (a name in an earlier directory
+    of NETWORKD_DIRS hides the same name in a later one) and the first whose
+    [Match] selects the interface wins.
+    """
+    by_name = {}
+    for directory in NETWORKD_DIRS:
+        for path in sorted(p for p in files if p.startswith(directory + "/") and p.endswith(".network")):
+            name = path.rsplit("/", 1)[1]
+            by_name.setdefault(name, path)
+    for name in sorted(by_name):
+        if networkd_matches(files[by_name[name]], nic):
+            return by_name[name]
+    return None
+
+
+def detect_stack(facts):
+    """The network stack in charge of the NIC, from facts gathered on the host.
+
+    ``facts``: nic, netplan_files (list of paths in /etc/netplan),
+    networkmanager_active, networkmanager_manages_nic, networkd_active,
+    networkd_files (path -> text), ifupdown_nics (NICs with an iface stanza),
+    ifcfg_nics (NICs with /etc/sysconfig/network-scripts/ifcfg-NIC).
+    Returns (stack or None, reason).
+    """
+    nic = facts.get("nic")
+    netplan = [p for p in facts.get("netplan_files") or [] if not p.endswith(FILE_STEM + ".yaml")]
+    if netplan:
+        return "netplan", "netplan configuration in /etc/netplan (%s)" % ", ".join(sorted(netplan))
+    if facts.get("networkmanager_active") and facts.get("networkmanager_manages_nic"):
+        return "networkmanager", "NetworkManager is active and manages %s" % nic
+    if facts.get("networkd_active"):
+        path = networkd_network_file(facts.get("networkd_files") or {}, nic)
+        if path:
+            return "networkd", "systemd-networkd is active and %s configures %s" % (path, nic)
+    if nic in (facts.get("ifupdown_nics") or []):
+        return "ifupdown", "/etc/network/interfaces configures %s" % nic
+    if nic in (facts.get("ifcfg_nics") or []):
+        return "ifcfg", "/etc/sysconfig/network-scripts/ifcfg-%s configures %s" % (nic, nic)
+    return None, "no network stack found in charge of %s (netplan, NetworkManager, systemd-networkd, ifupdown, ifcfg)" % nic
+
+
+# --------------------------------------------------------------------------
+# Persistent configuration per stack
+
+
+def persistent_path(stack, nic, network_file=None):
+    """Where the collection's route file lives for this stack."""
+    if stack == "networkd":
+        if not network_file:
+            raise RouteInputError("systemd-networkd needs the .network file that configures %s" % nic)
+        name = network_file.rsplit("/", 1)[1]
+        return "/etc/systemd/network/%s.d/%s.conf" % (name, FILE_STEM)
+    if stack == "netplan":
+        return "/etc/netplan/90-%s.yaml" % FILE_STEM
+    if stack == "networkmanager":
+        return "/etc/NetworkManager/dispatcher.d/50-%s" % FILE_STEM
+    if stack == "ifupdown":
+        return "/etc/network/if-up.d/%s" % FILE_STEM
+    if stack == "ifcfg":
+        return "/etc/sysconfig/network-scripts/route-%s" % nic
+    raise RouteInputError("unknown network stack %r (one of %s)" % (stack, ", ".join(STACKS)))
+
+
+def _hook_script(nic, routes, variable):
+    lines = ["#!/bin/sh", HEADER.rstrip("\n"),
+             '[ "%s" = "%s" ] || exit 0' % (variable, nic)]
+    for route in routes:
+        lines.append("ip -4 route replace %s via %s dev %s proto static" % (route["dst"], route["gateway"], nic))
+    return "\n".join(lines) + "\n"
+
+
+def render(stack, nic, routes):
+    """The file content that makes ``routes`` persistent, or None when there are none (the file goes)."""
+    if not routes:
+        return None
+    routes = sorted(routes, key=lambda r: network(r["dst"]))
+    if stack == "networkd":
+        return HEADER + "".join("\n[Route]\nDestination=%s\nGateway=%s\n" % (r["dst"], r["gateway"]) for r in routes)
+    if stack == "netplan":
+        body = "".join("        - to: %s\n          via: %s\n" % (r["dst"], r["gateway"]) for r in routes)
+        return HEADER + "network:\n  version: 2\n  ethernets:\n    %s:\n      routes:\n%s" % (nic, body)
+    if stack == "networkmanager":
+        # NetworkManager runs dispatcher scripts with the interface as $1 and the action as $2.
+        return _hook_script(nic, routes, "$1").replace(
+            "|| exit 0", "|| exit 0\ncase \"$2\" in up|dhcp4-change|reapply) ;; *) exit 0 ;; esac", 1)
+    if stack == "ifupdown":
+        return _hook_script(nic, routes, "$IFACE")
+    if stack == "ifcfg":
+        return HEADER + "".join("%s via %s dev %s\n" % (r["dst"], r["gateway"], nic) for r in routes)
+    raise RouteInputError("unknown network stack %r (one of %s)" % (stack, ", ".join(STACKS)))
+
+
+_NETPLAN_TO = re.compile(r"^\s*-\s*to:\s*(\S+)\s*$")
+_NETPLAN_VIA = re.compile(r"^\s*via:\s*(\S+)\s*$")
+_REPLACE = re.compile(r"route replace (\S+) via (\S+)")
+_IFCFG = re.compile(r"^(\S+) via (\S+)")
+
+
+def parse_persistent(stack, text):
+    """The routes a file written by render() lists (empty for None or a file that is not ours)."""
+    if not text or MARKER not in text:
+        return []
+    routes = []
+    if stack == "networkd":
+        for section, items in parse_ini_sections(text):
+            if section == "Route":
+                values = dict(items)
+                if values.get("Destination") and values.get("Gateway"):
+                    routes.append({"dst": values["Destination"], "gateway": values["Gateway"]})
+    elif stack == "netplan":
+        dst = None
+        for line in text.splitlines():
+            match = _NETPLAN_TO.match(line)
+            if match:
+                dst = match.group(1)
+                continue
+            match = _NETPLAN_VIA.match(line)
+            if match and dst:
+                routes.append({"dst": dst, "gateway": match.group(1)})
+                dst = None
+    elif stack in ("networkmanager", "ifupdown"):
+        routes = [{"dst": m.group(1), "gateway": m.group(2)} for m in _REPLACE.finditer(text)]
+    elif stack == "ifcfg":
+        for line in text.splitlines():
+            match = _IFCFG.match(line.strip())
+            if match:
+                routes.append({"dst": match.group(1), "gateway": match.group(2)})
+    result = []
+    for route in routes:
+        try:
+            result.append({"dst": str(network(route["dst"])), "gateway": route["gateway"]})
+        except ValueError:
+            continue
+    return result
+
+
+def file_mode(stack):
+    """Permissions of the persistent file: hooks must be executable (and NetworkManager wants them root-only)."""
+    if stack == "networkmanager":
+        return 0o700
+    if stack == "ifupdown":
+        return 0o755
+    return 0o600 if stack == "netplan" else 0o644

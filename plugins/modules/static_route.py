@@ -1,0 +1,337 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: static_route
+short_description: Routes from an edge host to the EKS VPC via the VPN server, applied now and made persistent
+version_added: 0.1.0
+description:
+  - Ensures the routes O(destinations) (the EKS VPC CIDRs, C(hybrid_vpc_cidrs)) via O(gateway)
+    (the VPN server IP, C(hybrid_vpn_server_ip)) on the host it runs on.
+  - Applies them at once with C(ip route replace) and makes them survive a reboot with one file for the
+    network stack in charge of the interface, detected on the host (or given with O(network_stack)),
+    that is a systemd-networkd drop-in C(<network file>.d/hybridnodes-eks-routes.conf), a netplan file
+    C(/etc/netplan/90-hybridnodes-eks-routes.yaml), a NetworkManager dispatcher script, an ifupdown
+    C(if-up.d) hook, or a RHEL C(route-<nic>) file.
+  - That file is the record of what the module manages. With O(state=absent), or when a destination
+    leaves O(destinations), only the routes the file lists are deleted from the kernel; routes written
+    by others are never touched.
+  - Checks before any change, reporting every problem at once, that the options are IPv4 and that the
+    next hop is on-link (reached directly, not through another router) on the interface.
+  - Reads the kernel's routes once (C(ip -j route)) and changes only what differs; a re-run changes nothing.
+  - Runs on the managed host with the Python standard library and C(iproute2) only.
+author:
+  - hybridnodes.eks maintainers (!UNKNOWN)
+options:
+  destinations:
+    description:
+      - The networks to route, normally the EKS VPC CIDRs (C(hybrid_vpc_cidrs)).
+      - Required with O(state=present).
+    type: list
+    elements: str
+    default: []
+  gateway:
+    description:
+      - The next hop, normally the VPN server IP on the edge network (C(hybrid_vpn_server_ip)).
+      - Required with O(state=present); must be on-link on O(nic).
+    type: str
+  nic:
+    description:
+      - The interface the routes leave by. V(auto) means the interface of the default route.
+    type: str
+    default: auto
+  network_stack:
+    description:
+      - Which configuration makes the routes persistent. V(auto) detects it on the host (netplan files,
+        then an active NetworkManager that manages O(nic), then an active systemd-networkd with a
+        C(.network) file for O(nic), then ifupdown, then RHEL network-scripts).
+      - V(none) applies the routes to the kernel only (they are lost at reboot and cannot be removed by a
+        later run with O(state=absent)).
+    type: str
+    default: auto
+    choices: [auto, networkd, netplan, networkmanager, ifupdown, ifcfg, none]
+  reload:
+    description:
+      - With systemd-networkd, run C(networkctl reload) after the drop-in changes, so that networkd's view
+        matches the kernel's.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) ensures exactly O(destinations) via O(gateway) among the managed routes;
+        V(absent) removes every route the module manages and its file.
+    type: str
+    default: present
+    choices: [present, absent]
+notes:
+  - Supports check mode (predicts the plan without changing anything) and diff mode (the managed routes
+    and the persistent file, before and after).
+"""
+
+EXAMPLES = r"""
+- name: Reach the EKS VPC through the VPN server
+  hybridnodes.eks.static_route:
+    destinations: "{{ hybrid_vpc_cidrs }}"
+    gateway: "{{ hybrid_vpn_server_ip }}"
+    nic: "{{ hybrid_nic | default('auto') }}"
+  when: hybrid_vpn_server_ip is defined
+
+- name: Remove the routes the collection manages
+  hybridnodes.eks.static_route:
+    state: absent
+"""
+
+RETURN = r"""
+nic:
+  description: The interface of the routes.
+  returned: when it could be determined
+  type: str
+  sample: eth0
+network_stack:
+  description: The network stack whose configuration holds the routes, or V(none).
+  returned: always
+  type: str
+  sample: networkd
+network_stack_reason:
+  description: Why that stack was chosen.
+  returned: always
+  type: str
+  sample: systemd-networkd is active and /etc/systemd/network/10-eth0.network configures eth0
+path:
+  description: The file that makes the routes persistent (and records what the module manages).
+  returned: when a network stack is in use
+  type: str
+  sample: /etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf
+routes:
+  description: The managed routes after the run (predicted in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}]
+plan:
+  description: The kernel changes, C(replace) and C(delete) lists of routes, and those already right in C(keep).
+  returned: always
+  type: dict
+  sample: {"replace": [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}], "delete": [], "keep": []}
+file_changed:
+  description: Whether the persistent file was (or would be) written or removed.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import glob
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import routes as rt
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def _ip_json(module, ip_binary, args, what):
+    rc, out, err = module.run_command([ip_binary, "-j", "-4"] + args)
+    if rc != 0:
+        return None, "`ip %s` failed (rc=%s): %s" % (" ".join(args), rc, err.strip() or out.strip())
+    try:
+        return json.loads(out or "[]"), None
+    except ValueError:
+        return None, "`ip -j %s` printed no JSON (%s); iproute2 with JSON output is needed for %s" % (
+            " ".join(args), out.strip()[:200], what)
+
+
+def _systemctl_active(module, unit):
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return False
+    rc, out, _err = module.run_command([systemctl, "is-active", unit])
+    return rc == 0 and out.strip() == "active"
+
+
+def gather_stack_facts(module, nic):
+    facts = {"nic": nic, "netplan_files": sorted(glob.glob("/etc/netplan/*.yaml") + glob.glob("/etc/netplan/*.yml"))}
+    facts["networkmanager_active"] = _systemctl_active(module, "NetworkManager")
+    if facts["networkmanager_active"]:
+        nmcli = module.get_bin_path("nmcli")
+        manages = False
+        if nmcli:
+            rc, out, _err = module.run_command([nmcli, "-t", "-f", "DEVICE,STATE", "device"])
+            if rc == 0:
+                for line in out.splitlines():
+                    device, _sep, state = line.partition(":")
+                    if device == nic and state not in ("unmanaged", ""):
+                        manages = True
+        facts["networkmanager_manages_nic"] = manages
+    facts["networkd_active"] = _systemctl_active(module, "systemd-networkd")
+    files = {}
+    for directory in rt.NETWORKD_DIRS:
+        for path in glob.glob(directory + "/*.network"):
+            text = _read(path)
+            if text is not None:
+                files[path] = text
+    facts["networkd_files"] = files
+    stanzas = []
+    for path in ["/etc/network/interfaces"] + glob.glob("/etc/network/interfaces.d/*"):
+        for line in (_read(path) or "").splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0] == "iface":
+                stanzas.append(words[1])
+    facts["ifupdown_nics"] = stanzas
+    facts["ifcfg_nics"] = [p.rsplit("ifcfg-", 1)[1] for p in glob.glob("/etc/sysconfig/network-scripts/ifcfg-*")]
+    return facts
+
+
+def write_file(module, path, content, mode):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".hybridnodes-eks-")
+    with os.fdopen(handle, "w") as out:
+        out.write(content)
+    os.chmod(tmp, mode)
+    module.atomic_move(tmp, path)
+    os.chmod(path, mode)
+
+
+def remove_file(path, stack):
+    if os.path.exists(path):
+        os.unlink(path)
+    directory = os.path.dirname(path)
+    if stack == "networkd" and directory.endswith(".network.d") and os.path.isdir(directory) and not os.listdir(directory):
+        os.rmdir(directory)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            destinations=dict(type="list", elements="str", default=[]),
+            gateway=dict(type="str"),
+            nic=dict(type="str", default="auto"),
+            network_stack=dict(type="str", default="auto", choices=["auto", "none"] + list(rt.STACKS)),
+            reload=dict(type="bool", default=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    present = params["state"] == "present"
+    problems = rt.input_problems(params["destinations"] if present else [], params["gateway"] if present else None,
+                                 params["state"])
+    if problems:
+        module.fail_json(msg="static_route: %d problem(s), nothing changed: %s" % (len(problems), " ".join(problems)),
+                         problems=problems)
+
+    ip_binary = module.get_bin_path("ip", required=True)
+    data, error = _ip_json(module, ip_binary, ["route", "show", "table", "main"], "reading routes")
+    if error:
+        module.fail_json(msg=error)
+    kernel = rt.parse_ip_routes(data)
+
+    nic = params["nic"]
+    if nic == "auto":
+        defaults = [r for r in kernel if r["dst"] == "0.0.0.0/0" and r.get("dev")]
+        nic = defaults[0]["dev"] if defaults else None
+    if present and not nic:
+        problems.append("nic=auto but the host has no default route; set hybrid_nic to the interface of the edge network.")
+
+    dev = nic
+    if present:
+        route_get, error = _ip_json(module, ip_binary, ["route", "get", params["gateway"]], "checking the next hop")
+        problem = rt.next_hop_problem(params["gateway"], None if error else route_get,
+                                      nic if params["nic"] != "auto" else None)
+        if problem:
+            problems.append(problem)
+        elif params["nic"] == "auto":
+            dev = route_get[0].get("dev") or nic
+
+    stack, reason = params["network_stack"], "given by network_stack"
+    if stack == "auto":
+        if nic:
+            stack, reason = rt.detect_stack(gather_stack_facts(module, dev))
+        else:
+            stack, reason = None, "no interface to look for (no default route and nic=auto)"
+        if stack is None:
+            if present:
+                problems.append("%s; set network_stack (or none to apply the routes until the next reboot only)." % reason)
+            stack = "none"
+    path, before_text = None, None
+    if stack != "none":
+        network_file = None
+        if stack == "networkd":
+            network_file = rt.networkd_network_file(gather_stack_facts(module, dev)["networkd_files"], dev)
+        try:
+            path = rt.persistent_path(stack, dev, network_file)
+        except rt.RouteInputError as exc:
+            problems.append("%s; fix hybrid_nic or set network_stack." % exc)
+        if path:
+            before_text = _read(path)
+            if before_text is not None and rt.MARKER not in before_text:
+                problems.append("%s exists and is not managed by %s; merge the routes into it by hand or move it away."
+                                % (path, rt.MARKER))
+    if problems:
+        module.fail_json(msg="static_route: %d problem(s), nothing changed: %s" % (len(problems), " ".join(problems)),
+                         problems=problems, network_stack=stack, network_stack_reason=reason)
+
+    managed = rt.parse_persistent(stack, before_text) if path else []
+    desired = rt.desired_routes(params["destinations"], params["gateway"], dev) if present else []
+    change = rt.plan(desired, kernel, managed)
+    after_text = rt.render(stack, dev, desired) if path else None
+    file_changed = bool(path) and after_text != before_text
+
+    changed = bool(change["replace"] or change["delete"] or file_changed)
+    if changed and not module.check_mode:
+        for route in change["delete"]:
+            rc, out, err = module.run_command(rt.route_argv(ip_binary, "del", route))
+            if rc != 0 and "No such process" not in err:
+                module.fail_json(msg="Failed to delete route %s via %s: %s" % (route["dst"], route["gateway"], err or out))
+        for route in change["replace"]:
+            rc, out, err = module.run_command(rt.route_argv(ip_binary, "replace", route))
+            if rc != 0:
+                module.fail_json(msg="Failed to add route %s via %s dev %s: %s; check that %s is reachable on %s."
+                                 % (route["dst"], route["gateway"], route["dev"], err or out, route["gateway"], route["dev"]))
+        if file_changed:
+            if after_text is None:
+                remove_file(path, stack)
+            else:
+                write_file(module, path, after_text, rt.file_mode(stack))
+            if stack == "networkd" and params["reload"] and _systemctl_active(module, "systemd-networkd"):
+                networkctl = module.get_bin_path("networkctl")
+                if networkctl:
+                    rc, out, err = module.run_command([networkctl, "reload"])
+                    if rc != 0:
+                        module.fail_json(msg="Wrote %s but `networkctl reload` failed: %s" % (path, err or out))
+
+    result = dict(changed=changed, nic=dev, network_stack=stack, network_stack_reason=reason,
+                  routes=desired, plan=change, file_changed=file_changed)
+    if path:
+        result["path"] = path
+    if module._diff:
+        kernel_before = [r for r in managed if any(k["dst"] == r["dst"] and k.get("gateway") == r["gateway"] for k in kernel)]
+        kernel_before += [r for r in change["keep"] if r not in kernel_before]
+        diffs = [dict(before_header="managed routes (ip route)", after_header="managed routes (ip route)",
+                      before=rt.describe([dict(r, dev=None) for r in kernel_before]),
+                      after=rt.describe([dict(r, dev=None) for r in desired]))]
+        if path:
+            diffs.append(dict(before_header=path, after_header=path, before=before_text or "", after=after_text or ""))
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+"""Palette artefact checks: user-data install block and token, CanvOS .arg."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hybridnodes.eks.plugins.filter.palette import FilterModule
+
+FILTERS = FilterModule().filters()
+GOOD = """
+edgeHostToken: abc
+install:
+  extra-dirs-rootfs: [/eks-hybrid]
+  bind_mounts: [/eks-hybrid, /etc/aws, /etc/containerd, /etc/eks, /etc/iam, /etc/modules-load.d, /var/lib/amazon]
+"""
+ARG = {"K8S_DISTRIBUTION": "nodeadm", "K8S_VERSION": "1.31.0", "IMAGE_REGISTRY": "ttl.sh", "IMAGE_REPO": "edge",
+       "OS_DISTRIBUTION": "ubuntu", "OS_VERSION": "22.04", "CUSTOM_TAG": "eks", "ISO_NAME": "eks-hybrid", "ARCH": "amd64"}
+
+
+def codes(problems):
+    return [p["code"] for p in problems]
+
+
+def test_good_user_data_passes_both_modes():
+    assert FILTERS["palette_user_data_problems"](GOOD) == []
+    assert FILTERS["palette_user_data_problems"]({"edgeHostToken": "t"}, mode="agent") == []
+
+
+def test_user_data_problems_all_at_once():
+    text = GOOD.replace("edgeHostToken: abc", "stylus: {installationMode: airgap}").replace(", /etc/iam", "")
+    text = text.replace("[/eks-hybrid]", "[]")
+    problems = FILTERS["palette_user_data_problems"](text)
+    assert codes(problems) == ["token-missing", "not-connected", "bind-mounts", "extra-dirs"]
+    assert problems[2]["message"] == "install.bind_mounts lacks /etc/iam"
+
+
+def test_user_data_errors():
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["palette_user_data_problems"]("- a list")
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["palette_user_data_problems"](GOOD, mode="cloud")
+
+
+def test_arg():
+    assert FILTERS["palette_arg_problems"](ARG) == []
+    bad = dict(ARG, K8S_DISTRIBUTION="k3s", K8S_VERSION="1.32.0", ARCH="x86_64", OS_VERSION="", ISO_NAME="")
+    expected = ["arg-missing", "distribution", "k8s-version", "arch", "os-version"]
+    assert codes(FILTERS["palette_arg_problems"](bad)) == expected
