@@ -1,0 +1,106 @@
+"""playbooks/cilium.yml (role hybridnodes.eks.cilium, method manifest) against a real kube-apiserver (hnlab.k8s):
+the manifest is applied and the CiliumNode CRD waited for, a re-run changes nothing, and a pod CIDR pool other
+than the deployed one (or than the manifest's) is refused before anything is applied.
+
+Starts its own API server (and etcd) on free loopback ports with a temporary state dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hnlab import k8s  # noqa: E402
+from hnlab.config import LabConfig, isolated  # noqa: E402
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client  # noqa: E402
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[3]
+VENV_BIN = REPO / ".venv" / "bin"
+POOL = "10.201.0.0/16"
+
+
+def _manifest(path: Path, pool: str, mask: str = "25") -> Path:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config", "namespace": "kube-system"},
+              "data": {"ipam": "cluster-pool", "cluster-pool-ipv4-cidr": pool, "cluster-pool-ipv4-mask-size": mask}}
+    path.write_text(yaml.safe_dump_all([k8s.CILIUMNODE_CRD, config]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory):
+    base = LabConfig()
+    if not os.access(base.apiserver_binary, os.X_OK):
+        pytest.skip(f"{base.apiserver_binary} not built: run `python tests/lab/k8s/build.py`")
+    if not os.access(k8s.ETCD_BINARY, os.X_OK):
+        pytest.skip(f"{k8s.ETCD_BINARY} missing: apt-get install etcd-server")
+    cfg = isolated(tmp_path_factory.mktemp("k8s-state"), "apiserver_port", "etcd_client_port", "etcd_peer_port")
+    k8s.start(cfg)
+    try:
+        yield cfg
+    finally:
+        k8s.stop(cfg)
+
+
+def _run(cfg: LabConfig, manifest: Path, pool: str) -> tuple[int, str]:
+    extra = {"cilium_method": "manifest", "cilium_manifest_path": str(manifest), "hybrid_remote_pod_cidrs": [pool],
+             "hybrid_kubeconfig": str(cfg.kubeconfig), "cilium_crd_wait_timeout": 30}
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(extra),
+         str(REPO / "playbooks" / "cilium.yml")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _recap(output: str) -> dict[str, int]:
+    match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    assert match, output
+    return dict(zip(("ok", "changed", "unreachable", "failed"), (int(g) for g in match.groups())))
+
+
+def _deployed_pool(cfg: LabConfig) -> str:
+    with k8s.api_client(cfg) as api:
+        return client.CoreV1Api(api).read_namespaced_config_map("cilium-config", "kube-system").data["cluster-pool-ipv4-cidr"]
+
+
+def test_apply_rerun_and_refusals(apiserver, tmp_path):
+    manifest = _manifest(tmp_path / "cilium.yaml", POOL)
+    code, output = _run(apiserver, manifest, POOL)
+    assert code == 0, output
+    assert _recap(output)["changed"] == 1, output  # the one apply of the manifest
+    with k8s.api_client(apiserver) as api:
+        crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("ciliumnodes.cilium.io")
+    assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
+    assert _deployed_pool(apiserver) == POOL
+
+    code, output = _run(apiserver, manifest, POOL)
+    assert code == 0, output
+    assert _recap(output)["changed"] == 0, output
+
+    # Another pool than the deployed one: refused, even with a manifest that agrees with it.
+    other = _manifest(tmp_path / "other.yaml", "10.202.0.0/16")
+    code, output = _run(apiserver, other, "10.202.0.0/16")
+    assert code != 0, output
+    assert "uses cluster-pool-ipv4-cidr 10.201.0.0/16 with mask size 25" in output, output
+    assert "cannot be changed after deployment" in output
+    assert _deployed_pool(apiserver) == POOL
+
+    # A manifest whose cilium-config disagrees with the wanted pool: refused before it is applied.
+    code, output = _run(apiserver, other, POOL)
+    assert code != 0, output
+    assert "sets cluster-pool-ipv4-cidr 10.202.0.0/16" in output and "clusterPoolIPv4PodCIDRList=10.201.0.0/16" in output
+    assert _deployed_pool(apiserver) == POOL
