@@ -143,8 +143,9 @@ VERBS = {
         },
     },
     "config check": {"required": ("config_source",), "flags": {"config_source": _CONFIG_SOURCE}},
-    "version": {"flags": {}},
 }
+# nodeadm has no ``version`` verb: its version is the global flag ``--version``.
+VERSION_FLAG = "--version"
 
 
 def build_argv(binary, verb, **options):
@@ -215,6 +216,12 @@ class NodeadmRunner:
     def run(self, verb, **options):
         """Run one nodeadm verb once; never raises on a non-zero exit."""
         argv = self.argv(verb, **options)
+        rc, stdout, stderr = self.module.run_command(argv, environ_update=self.environ, check_rc=False)
+        return NodeadmResult(argv, rc, stdout, stderr)
+
+    def version(self):
+        """``nodeadm --version`` (nodeadm has no ``version`` verb); never raises on a non-zero exit."""
+        argv = [self.binary, VERSION_FLAG]
         rc, stdout, stderr = self.module.run_command(argv, environ_update=self.environ, check_rc=False)
         return NodeadmResult(argv, rc, stdout, stderr)
 

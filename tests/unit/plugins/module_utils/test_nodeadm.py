@@ -91,9 +91,18 @@ class RecordingModule:
 def test_runner_passes_lists_and_environment():
     module = RecordingModule([(0, "ok", "")])
     runner = NodeadmRunner(module, environ={"HTTPS_PROXY": "http://proxy:3128"})
-    result = runner.run("version")
+    result = runner.run("uninstall")
     assert result.ok and result.stdout == "ok"
-    assert module.calls == [([BIN, "version"], {"HTTPS_PROXY": "http://proxy:3128"})]
+    assert module.calls == [([BIN, "uninstall"], {"HTTPS_PROXY": "http://proxy:3128"})]
+
+
+def test_version_is_a_flag_not_a_verb():
+    with pytest.raises(NodeadmArgumentError, match="unknown nodeadm verb 'version'"):
+        build_argv(BIN, "version")
+    module = RecordingModule([(0, "v1.0.20\n", "")])
+    result = NodeadmRunner(module).version()
+    assert result.ok and result.stdout.strip() == "v1.0.20"
+    assert module.calls == [([BIN, "--version"], {})]
 
 
 def test_runner_retries_boundedly_with_backoff():
@@ -110,6 +119,6 @@ def test_runner_retries_boundedly_with_backoff():
 
 def test_runner_stops_retrying_on_success():
     module = RecordingModule([(1, "", "transient"), (0, "done", "")])
-    result = NodeadmRunner(module, sleep=lambda _s: None).run_with_retries("version", attempts=5)
+    result = NodeadmRunner(module, sleep=lambda _s: None).run_with_retries("uninstall", attempts=5)
     assert result.ok and result.attempts == 2
-    assert result.as_dict()["cmd"] == [BIN, "version"]
+    assert result.as_dict()["cmd"] == [BIN, "uninstall"]

@@ -74,9 +74,14 @@ def test_ten_thousand_nodes_plan_in_under_a_second():
     ips = dict(("edge%05d" % index, "192.168.%d.%d" % (index // 250, index % 250 + 1)) for index in range(count))
     nodes.append(cilium_node("clash", "10.64.0.128/25"))
     ips["clash"] = "192.168.200.1"
-    start = time.perf_counter()
-    planned = pod_routes.plan_routes(nodes, ips, ["10.64.0.0/10"])
-    elapsed = time.perf_counter() - start
+    # The best of three runs: a wall-clock bound that a busy CI neighbour cannot
+    # break once by chance, yet fails whenever the planner itself is too slow.
+    timings = []
+    for _attempt in range(3):
+        start = time.perf_counter()
+        planned = pod_routes.plan_routes(nodes, ips, ["10.64.0.0/10"])
+        timings.append(time.perf_counter() - start)
+    elapsed = min(timings)
     assert len(planned["routes"]) == count + 1
     assert planned["problems"] == ["pod CIDR 10.64.0.128/25 of clash overlaps 10.64.0.0/24 of edge00000; Cilium's IPAM "
                                    "must give each node its own pod CIDR: check for a second IPAM pool or a CiliumNode "

@@ -1,0 +1,446 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nodeadm
+short_description: Install, initialise, upgrade or uninstall the EKS hybrid node components with nodeadm
+version_added: 0.1.0
+author: hybridnodes.eks maintainers (!UNKNOWN)
+description:
+  - Runs C(nodeadm install), C(init), C(upgrade) or C(uninstall) only when the host needs it. The module reads the
+    host once, C(/opt/nodeadm/tracker), the kubelet's version (C(/usr/bin/kubelet --version)), the kubelet's
+    kubeconfig and whether the kubelet service is active, and asks a pure planner which verbs to run.
+  - nodeadm's exit codes do not tell what happened (C(init) before C(install) exits 0), so every verb is followed
+    by a check of its post-condition, the tracker and the kubelet version after C(install) and C(upgrade), an
+    active kubelet and its kubeconfig after C(init), no tracker after C(uninstall).
+  - A NodeConfig change (O(config_changed)) or a credential provider change on an initialised node takes effect
+    only through nodeadm's documented path, uninstall, install, init. The module takes it only with
+    O(allow_disruptive=true); otherwise it changes nothing and explains in RV(needs) and a warning what would be
+    needed.
+  - On failure the module returns nodeadm's output and the output of C(nodeadm debug).
+  - The module never passes C(--force) unless O(force=true).
+options:
+  state:
+    description:
+      - V(installed) installs the components of O(kubernetes_version).
+      - V(initialized) also initialises the node (joins it to the cluster) when it is not.
+      - V(upgraded) upgrades an initialised node to O(kubernetes_version) with C(nodeadm upgrade), and installs and
+        initialises a host that is not a node yet. Cordon and drain the node first.
+      - V(absent) uninstalls the components.
+    type: str
+    default: initialized
+    choices: [installed, initialized, upgraded, absent]
+  kubernetes_version:
+    description: The Kubernetes version, a minor such as V(1.31) (any patch matches) or a patch such as V(1.31.2).
+    type: str
+  credential_provider:
+    description: How the node gets AWS credentials.
+    type: str
+    choices: [ssm, iam-ra]
+  containerd_source:
+    description: Where nodeadm gets containerd from (nodeadm's default when unset).
+    type: str
+    choices: [none, distro, docker]
+  region:
+    description: The AWS region nodeadm downloads from (nodeadm's default when unset).
+    type: str
+  timeout:
+    description: Timeout of C(install) and C(upgrade), such as V(20m) (nodeadm's default when unset).
+    type: str
+  skip:
+    description: Phases of C(init) and C(upgrade) to skip.
+    type: list
+    elements: str
+    default: []
+  uninstall_skip:
+    description: Validations of C(uninstall) to skip.
+    type: list
+    elements: str
+    choices: [pod-validation, node-validation]
+    default: []
+  manifest_override:
+    description: A release manifest (C(file://) or C(https://)) for C(install) and C(init).
+    type: str
+  private_mode:
+    description: Passes C(--private-mode) to C(install) and C(init).
+    type: bool
+    default: false
+  config_path:
+    description: The NodeConfig, handed to nodeadm as C(file://PATH).
+    type: path
+    default: /etc/nodeadm/nodeConfig.yaml
+  binary:
+    description: The nodeadm binary.
+    type: path
+    default: /usr/local/bin/nodeadm
+  force:
+    description: Passes C(--force) to C(uninstall), which also removes the CNI state. Never passed unless true.
+    type: bool
+    default: false
+  allow_disruptive:
+    description:
+      - Allows uninstall, install and init on an initialised node, when its NodeConfig changed or its credential
+        provider or version must change outside an upgrade. Drain the node first.
+    type: bool
+    default: false
+  config_changed:
+    description: Whether the NodeConfig changed in this run (the C(changed) of M(hybridnodes.eks.nodeadm_config)).
+    type: bool
+    default: false
+  retries:
+    description: How many times a failed nodeadm call is retried (0 to 5), with a doubling delay.
+    type: int
+    default: 2
+  retry_delay:
+    description: Seconds before the first retry.
+    type: int
+    default: 5
+attributes:
+  check_mode:
+    description: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb.
+    support: full
+  diff_mode:
+    description: Shows whether the components are installed, their Kubernetes version and whether the node is initialised.
+    support: full
+notes:
+  - Runs on the edge host, as root.
+"""
+
+EXAMPLES = r"""
+- name: Install and initialise the node
+  hybridnodes.eks.nodeadm:
+    state: initialized
+    kubernetes_version: "1.31"
+    credential_provider: ssm
+    config_changed: "{{ nodeconfig.changed }}"
+
+- name: Upgrade a drained node
+  hybridnodes.eks.nodeadm:
+    state: upgraded
+    kubernetes_version: "1.32"
+    credential_provider: ssm
+
+- name: Uninstall
+  hybridnodes.eks.nodeadm:
+    state: absent
+"""
+
+RETURN = r"""
+actions:
+  description: The nodeadm verbs run (in check mode, those that would run), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [install, init]
+needs:
+  description: What the host would need but the module did not do, with the reason.
+  returned: always
+  type: list
+  elements: str
+tracker:
+  description: The artifacts of C(/opt/nodeadm/tracker) after the run (null when absent).
+  returned: always
+  type: dict
+  sample: {Kubelet: true, Ssm: true, Containerd: distro}
+kubelet_version:
+  description: The kubelet's version after the run (null when not installed).
+  returned: always
+  type: str
+  sample: 1.31.7
+initialized:
+  description: Whether the node is initialised after the run (kubelet active, kubeconfig present).
+  returned: always
+  type: bool
+nodeadm_version:
+  description: C(nodeadm --version).
+  returned: when the binary exists
+  type: str
+  sample: v1.0.20
+cmd:
+  description: The last nodeadm call.
+  returned: when nodeadm ran
+  type: list
+  elements: str
+rc:
+  description: Exit code of the last nodeadm call.
+  returned: when nodeadm ran
+  type: int
+stdout:
+  description: Standard output of the last nodeadm call.
+  returned: when nodeadm ran
+  type: str
+stderr:
+  description: Standard error of the last nodeadm call (nodeadm logs there).
+  returned: when nodeadm ran
+  type: str
+debug:
+  description: Output of C(nodeadm debug) after a failure.
+  returned: on failure, when the NodeConfig exists
+  type: str
+"""
+
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
+    INIT_PHASES,
+    NodeadmArgumentError,
+    NodeadmRunner,
+    build_argv,
+)
+
+TRACKER = "/opt/nodeadm/tracker"
+KUBELET = "/usr/bin/kubelet"
+KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
+MAX_RETRIES = 5
+ACTIVE_WAIT_SECONDS = 20
+
+
+def parse_tracker(text):
+    """The Artifacts mapping of nodeadm's tracker (flat YAML, read without a YAML library)."""
+    artifacts = {}
+    for line in text.splitlines():
+        match = re.match(r"^\s+(\w+):\s*(\S*)\s*$", line)
+        if not match:
+            continue
+        key, value = match.groups()
+        if value in ("true", "false"):
+            artifacts[key] = value == "true"
+        else:
+            artifacts[key] = value
+    return artifacts
+
+
+class Host:
+    """The host's nodeadm facts, read through the module (the boundary the unit tests replace)."""
+
+    def __init__(self, module, binary, sleep=time.sleep):
+        self.module = module
+        self.binary = binary
+        self.sleep = sleep
+
+    def tracker(self):
+        try:
+            with open(TRACKER) as handle:
+                return parse_tracker(handle.read())
+        except (IOError, OSError):
+            return None
+
+    def kubelet_version(self):
+        if not os.path.exists(KUBELET):
+            return None
+        rc, stdout, _err = self.module.run_command([KUBELET, "--version"], check_rc=False)
+        if rc != 0:
+            return None
+        version = nodeadm_plan.parse_version(stdout)
+        return ".".join(str(part) for part in version) if version else None
+
+    def kubelet_active(self):
+        systemctl = self.module.get_bin_path("systemctl")
+        if not systemctl:
+            return False
+        rc, _out, _err = self.module.run_command([systemctl, "is-active", "--quiet", "kubelet"], check_rc=False)
+        return rc == 0
+
+    def facts(self):
+        return {
+            "tracker": self.tracker(),
+            "kubelet_version": self.kubelet_version(),
+            "kubeconfig": os.path.exists(KUBELET_KUBECONFIG),
+            "kubelet_active": self.kubelet_active(),
+        }
+
+    def wait_initialized(self):
+        """The kubelet may take a moment to report active after nodeadm returns."""
+        deadline = time.time() + ACTIVE_WAIT_SECONDS
+        while True:
+            facts = self.facts()
+            if nodeadm_plan.is_initialized(facts) or time.time() >= deadline:
+                return facts
+            self.sleep(1)
+
+
+def check_inputs(params):
+    """Every problem with the options, before anything runs."""
+    problems = []
+    if params["retries"] < 0 or params["retries"] > MAX_RETRIES:
+        problems.append("retries=%d must be between 0 and %d" % (params["retries"], MAX_RETRIES))
+    if params["retry_delay"] < 0:
+        problems.append("retry_delay must not be negative")
+    unknown = [phase for phase in params["skip"] if phase not in INIT_PHASES]
+    if unknown:
+        problems.append("skip has unknown phases %s; known: %s" % (", ".join(unknown), ", ".join(INIT_PHASES)))
+    if params["state"] != "absent":
+        probe = {"kubernetes_version": params["kubernetes_version"] or "", "credential_provider": params["credential_provider"],
+                 "containerd_source": params["containerd_source"], "region": params["region"], "timeout": params["timeout"],
+                 "manifest_override": params["manifest_override"], "private_mode": params["private_mode"]}
+        try:
+            build_argv(params["binary"], "install", **probe)
+        except NodeadmArgumentError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def summary(facts):
+    return {
+        "installed": facts["tracker"] is not None,
+        "kubernetes_version": facts["kubelet_version"],
+        "initialized": nodeadm_plan.is_initialized(facts),
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", default="initialized", choices=list(nodeadm_plan.STATES)),
+            kubernetes_version=dict(type="str"),
+            credential_provider=dict(type="str", choices=["ssm", "iam-ra"]),
+            containerd_source=dict(type="str", choices=["none", "distro", "docker"]),
+            region=dict(type="str"),
+            timeout=dict(type="str"),
+            skip=dict(type="list", elements="str", default=[]),
+            uninstall_skip=dict(type="list", elements="str", default=[], choices=["pod-validation", "node-validation"]),
+            manifest_override=dict(type="str"),
+            private_mode=dict(type="bool", default=False),
+            config_path=dict(type="path", default="/etc/nodeadm/nodeConfig.yaml"),
+            binary=dict(type="path", default="/usr/local/bin/nodeadm"),
+            force=dict(type="bool", default=False),
+            allow_disruptive=dict(type="bool", default=False),
+            config_changed=dict(type="bool", default=False),
+            retries=dict(type="int", default=2),
+            retry_delay=dict(type="int", default=5),
+        ),
+        required_if=[
+            ("state", "installed", ("kubernetes_version", "credential_provider")),
+            ("state", "initialized", ("kubernetes_version", "credential_provider")),
+            ("state", "upgraded", ("kubernetes_version", "credential_provider")),
+        ],
+        supports_check_mode=True,
+    )
+    params = module.params
+    problems = check_inputs(params)
+    if problems:
+        module.fail_json(msg="nodeadm: invalid options: " + "; ".join(problems), problems=problems)
+
+    host = Host(module, params["binary"])
+    runner = NodeadmRunner(module, binary=params["binary"])
+    facts = host.facts()
+    plan = nodeadm_plan.plan(facts, {
+        "state": params["state"], "kubernetes_version": params["kubernetes_version"],
+        "credential_provider": params["credential_provider"], "config_changed": params["config_changed"],
+        "allow_disruptive": params["allow_disruptive"],
+    })
+    result = {"changed": False, "actions": plan["actions"], "needs": plan["needs"], "tracker": facts["tracker"],
+              "kubelet_version": facts["kubelet_version"], "initialized": nodeadm_plan.is_initialized(facts)}
+    binary_present = os.path.exists(params["binary"])
+    if binary_present:
+        version = runner.version()
+        if version.ok:
+            result["nodeadm_version"] = version.stdout.strip()
+
+    if plan["problems"]:
+        module.fail_json(msg="nodeadm on this host: " + "; ".join(plan["problems"]), **result)
+    blockers = []
+    if plan["actions"] and not binary_present:
+        blockers.append("%s does not exist; download nodeadm first (the role hybridnodes.eks.nodeadm does)" % params["binary"])
+    config_source = "file://" + params["config_path"]
+    if set(plan["actions"]) & {"init", "upgrade"} and not os.path.exists(params["config_path"]) and not module.check_mode:
+        blockers.append("the NodeConfig %s does not exist; write it first with hybridnodes.eks.nodeadm_config" % params["config_path"])
+    if blockers:
+        module.fail_json(msg="nodeadm cannot run: " + "; ".join(blockers), **result)
+    for warning in plan["warnings"]:
+        module.warn(warning)
+
+    before = summary(facts)
+    if module.check_mode or not plan["actions"]:
+        result["changed"] = bool(plan["actions"])
+        if module._diff and plan["actions"]:
+            result["diff"] = {"before": before, "after": predicted(before, plan, params)}
+        module.exit_json(**result)
+
+    attempts = params["retries"] + 1
+    done = []
+    for action in plan["actions"]:
+        options = action_options(action, params, config_source)
+        outcome = runner.run_with_retries(action, attempts=attempts, delay=params["retry_delay"], **options)
+        done.append(action)
+        result.update(outcome.as_dict())
+        result["changed"] = True
+        facts = host.wait_initialized() if action == "init" and outcome.ok else host.facts()
+        result.update(tracker=facts["tracker"], kubelet_version=facts["kubelet_version"],
+                      initialized=nodeadm_plan.is_initialized(facts), actions=done)
+        failure = None if outcome.ok else "exited %d" % outcome.rc
+        failure = failure or postcondition(action, facts, params)
+        if failure:
+            if os.path.exists(params["config_path"]):
+                debug = runner.run("debug", config_source=config_source, no_color=True)
+                result["debug"] = (debug.stdout + debug.stderr).strip()
+            last = (outcome.stderr or outcome.stdout or "").strip().splitlines()
+            module.fail_json(msg="nodeadm %s %s after %d attempt(s): %s" % (
+                action, failure, outcome.attempts, last[-1] if last else "(no output)"), **result)
+    if module._diff:
+        result["diff"] = {"before": before, "after": summary(facts)}
+    module.exit_json(**result)
+
+
+def action_options(action, params, config_source):
+    if action == "install":
+        return {"kubernetes_version": params["kubernetes_version"], "credential_provider": params["credential_provider"],
+                "containerd_source": params["containerd_source"], "region": params["region"],
+                "manifest_override": params["manifest_override"], "private_mode": params["private_mode"] or None,
+                "timeout": params["timeout"]}
+    if action == "init":
+        return {"config_source": config_source, "skip": params["skip"] or None,
+                "manifest_override": params["manifest_override"], "private_mode": params["private_mode"] or None}
+    if action == "upgrade":
+        return {"kubernetes_version": params["kubernetes_version"], "config_source": config_source,
+                "skip": params["skip"] or None, "timeout": params["timeout"]}
+    return {"skip": params["uninstall_skip"] or None, "force": params["force"] or None}
+
+
+def postcondition(action, facts, params):
+    """Why the host is not as ``action`` should have left it, or None."""
+    if action == "install":
+        if facts["tracker"] is None:
+            return "left no tracker %s" % TRACKER
+        if not nodeadm_plan.version_matches(params["kubernetes_version"], facts["kubelet_version"]):
+            return "left kubelet %s, not %s" % (facts["kubelet_version"], params["kubernetes_version"])
+    elif action == "init":
+        if not facts["kubeconfig"]:
+            return "left no kubelet kubeconfig %s" % KUBELET_KUBECONFIG
+        if not facts["kubelet_active"]:
+            return "left the kubelet service inactive"
+    elif action == "upgrade":
+        if not nodeadm_plan.version_matches(params["kubernetes_version"], facts["kubelet_version"]):
+            return "left kubelet %s, not %s" % (facts["kubelet_version"], params["kubernetes_version"])
+    elif action == "uninstall" and facts["tracker"] is not None:
+        return "left the tracker %s" % TRACKER
+    return None
+
+
+def predicted(before, plan, params):
+    after = dict(before)
+    for action in plan["actions"]:
+        if action == "uninstall":
+            after = {"installed": False, "kubernetes_version": None, "initialized": False}
+        elif action in ("install", "upgrade"):
+            after["installed"] = True
+            after["kubernetes_version"] = params["kubernetes_version"]
+        elif action == "init":
+            after["initialized"] = True
+    return after
+
+
+if __name__ == "__main__":
+    main()

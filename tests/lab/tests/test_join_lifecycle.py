@@ -1,0 +1,263 @@
+"""The nodeadm lifecycle on the lab: playbooks/join.yml, upgrade.yml and decommission.yml (root only).
+
+In file order, over every edge host of the running lab:
+  - a checksum mismatch on the mirror fails the download with a clear message and leaves no binary;
+  - join with an init fault on one host fails only that host (nodeadm's message and `nodeadm debug`
+    in the output), the others become Ready Nodes; after the fault is cleared the re-run converges;
+    each Node has the hybrid label, its pool's labels and taints and its --node-ip in the remote
+    node network; a further re-run reports changed=0 and leaves nodeadm and the kubelet untouched;
+  - the upgrade 1.31 -> 1.32 with serial 1 never has more than one Node unschedulable (a thread
+    watches the Nodes during the run);
+  - decommission deletes the Nodes, deregisters the instances and leaves the hosts as before.
+Everything is undone at the end of the module (uninstall, files, Nodes, routes, faults, AWS role),
+since other lab tests expect hosts without the VPC route and without nodeadm.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hnlab import edge, k8s, mirror
+from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+]
+
+REPO = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(sys.executable).parent
+JOIN = REPO / "playbooks" / "join.yml"
+UPGRADE = REPO / "playbooks" / "upgrade.yml"
+DECOMMISSION = REPO / "playbooks" / "decommission.yml"
+NODEADM = "/usr/local/bin/nodeadm"
+ROUTE_DROP_IN = "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf"
+FAULT = "lab fault: kubelet serving certificate refused"
+# What a join leaves on a host, and what decommission must take away again.
+JOIN_PATHS = (NODEADM, "/etc/nodeadm/nodeConfig.yaml", "/opt/nodeadm/tracker", "/usr/bin/kubelet",
+              "/var/lib/kubelet/kubeconfig", "/var/lib/amazon/ssm/registration", ROUTE_DROP_IN)
+
+
+def _ssh(cfg, host, cmd, timeout=120):
+    return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)
+
+
+def _play(cfg, playbook, *extra, timeout=900):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(cfg.inventory_path), *extra, str(playbook)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _recap(output):
+    found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
+    assert found, output
+    return {name: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts))) for name, *counts in found}
+
+
+def _nodes(cfg):
+    from kubernetes import client as kube
+
+    with k8s.api_client(cfg) as api:
+        return kube.CoreV1Api(api).list_node().items
+
+
+def _node_by_ip(cfg, ip):
+    for node in _nodes(cfg):
+        if any(a.type == "InternalIP" and a.address == ip for a in (node.status.addresses or [])):
+            return node
+    return None
+
+
+def _ready(node):
+    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+
+
+def _pools(cfg):
+    import yaml
+
+    inv = yaml.safe_load(Path(cfg.inventory_path).read_text())
+    pools = {}
+    for pool in inv["all"]["children"]["hybrid_nodes"]["children"].values():
+        for name in pool["hosts"]:
+            pools[name] = pool["vars"]
+    return pools
+
+
+def _cleanup(cfg, hosts, role_name):
+    route = f"{cfg.vpc_cidr} via {cfg.vpn_gateway_edge_ip}"
+    for host in hosts:
+        _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
+                        f"rm -f {NODEADM} /etc/hnlab/fail-init {ROUTE_DROP_IN}; rm -rf /etc/nodeadm /var/lib/amazon/ssm; "
+                        f"rmdir {os.path.dirname(ROUTE_DROP_IN)} /opt/cni /var/lib/amazon /etc/eks /var/lib/nodeadm-standin "
+                        f"2>/dev/null; ip route del {route} 2>/dev/null; true", timeout=180)
+    from kubernetes import client as kube
+
+    ips = {host["ip"] for host in hosts}
+    with k8s.api_client(cfg) as api:
+        core = kube.CoreV1Api(api)
+        for node in core.list_node().items:
+            if any(a.type == "InternalIP" and a.address in ips for a in (node.status.addresses or [])):
+                core.delete_node(node.metadata.name)
+    for version in cfg.nodeadm_versions:
+        mirror.set_fault(cfg, version, "amd64", None)
+    ssm, iam, eks = client(cfg, "ssm"), client(cfg, "iam"), client(cfg, "eks")
+    for activation in ssm.describe_activations()["ActivationList"]:
+        if activation.get("IamRole") == role_name:
+            ssm.delete_activation(ActivationId=activation["ActivationId"])
+    for instance in ssm.describe_instance_information()["InstanceInformationList"]:
+        if instance.get("IamRole") == role_name:
+            ssm.deregister_managed_instance(InstanceId=instance["InstanceId"])
+    arn = f"arn:aws:iam::{cfg.account_id}:role/{role_name}"
+    try:
+        eks.delete_access_entry(clusterName=cfg.cluster_name, principalArn=arn)
+    except Exception:  # noqa: BLE001 - cleanup is best effort, each step on its own
+        pass
+    try:
+        iam.delete_role(RoleName=role_name)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(lab):
+    """The edge hosts, and a hybrid nodes role with a HYBRID_LINUX access entry; all undone at the end."""
+    hosts = [spec for spec in edge.load_hosts(lab) if spec["kind"] == "edge"]
+    role_name = f"lab-lifecycle-{uuid.uuid4().hex[:8]}"
+    arn = client(lab, "iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    client(lab, "eks").create_access_entry(clusterName=lab.cluster_name, principalArn=arn, type="HYBRID_LINUX")
+    try:
+        yield {"hosts": hosts, "role": role_name, "extra": ["-e", f"hybrid_iam_role_name={role_name}",
+                                                            "-e", "nodeadm_retry_delay=1"]}
+    finally:
+        _cleanup(lab, hosts, role_name)
+
+
+def test_checksum_mismatch_fails_the_download_and_leaves_no_binary(lab, site):
+    host = site["hosts"][0]
+    version = lab.nodeadm_versions[0]
+    mirror.set_fault(lab, version, "amd64", "checksum-mismatch")
+    try:
+        code, output = _play(lab, JOIN, "--limit", host["name"], *site["extra"])
+    finally:
+        mirror.set_fault(lab, version, "amd64", None)
+    assert code != 0, output
+    assert f"nodeadm {version} (amd64) could not be downloaded and verified" in output, output
+    assert "checksum" in output.lower() and "did not match" in output, output
+    assert _recap(output)[host["name"]]["failed"] == 1
+    left = _ssh(lab, host, f"ls {NODEADM}* /opt/nodeadm 2>/dev/null; ls /usr/local/bin")
+    assert left.stdout.strip() == "", left.stdout
+
+
+def test_join_fails_only_the_faulty_host_then_converges(lab, site):
+    hosts = site["hosts"]
+    faulty = hosts[1] if len(hosts) > 1 else hosts[0]
+    assert _ssh(lab, faulty, f"mkdir -p /etc/hnlab && printf %s {shlex.quote(FAULT)} > /etc/hnlab/fail-init").returncode == 0
+    code, output = _play(lab, JOIN, *site["extra"])
+    assert code != 0, output
+    recap = _recap(output)
+    assert recap[faulty["name"]]["failed"] == 1, output
+    assert FAULT in output, output
+    assert "[OK] config" in output, output  # nodeadm debug ran and its output came back
+    for host in hosts:
+        if host is not faulty:
+            assert recap[host["name"]]["failed"] == 0, output
+            node = _node_by_ip(lab, host["ip"])
+            assert node is not None and _ready(node), host
+    assert _node_by_ip(lab, faulty["ip"]) is None
+
+    assert _ssh(lab, faulty, "rm /etc/hnlab/fail-init").returncode == 0
+    code, output = _play(lab, JOIN, *site["extra"])
+    assert code == 0, output
+    pools = _pools(lab)
+    remote = [ipaddress.ip_network(c) for c in (lab.edge_cidr,)]
+    for host in hosts:
+        node = _node_by_ip(lab, host["ip"])
+        assert node is not None and _ready(node), host
+        assert node.metadata.name.startswith("mi-")
+        labels = node.metadata.labels
+        assert labels["eks.amazonaws.com/compute-type"] == "hybrid"
+        pool = pools[host["name"]]
+        for key, value in pool["hybrid_node_labels"].items():
+            assert labels[key] == value, (host["name"], key)
+        taints = sorted(f"{t.key}={t.value}:{t.effect}" for t in (node.spec.taints or []))
+        assert taints == sorted(pool["hybrid_node_taints"]), host["name"]
+        env = _ssh(lab, host, "cat /etc/eks/kubelet/environment").stdout
+        node_ip = re.search(r"--node-ip=(\S+)", env).group(1)
+        assert node_ip == host["ip"] and any(ipaddress.ip_address(node_ip) in net for net in remote)
+    # The activations were deleted after use.
+    left = [a for a in client(lab, "ssm").describe_activations()["ActivationList"] if a.get("IamRole") == site["role"]]
+    assert left == []
+
+    # A re-run changes nothing: no nodeadm verb runs, the kubelet is not restarted, the tracker is not rewritten.
+    probe = "stat -c %Y /opt/nodeadm/tracker; systemctl show kubelet -p ActiveEnterTimestampMonotonic"
+    before = {host["name"]: _ssh(lab, host, probe).stdout for host in hosts}
+    code, output = _play(lab, JOIN, *site["extra"])
+    assert code == 0, output
+    assert all(counts["changed"] == 0 for counts in _recap(output).values()), output
+    assert {host["name"]: _ssh(lab, host, probe).stdout for host in hosts} == before
+
+
+def test_upgrade_serial_one_never_has_two_nodes_unschedulable(lab, site):
+    hosts = site["hosts"]
+    ips = {host["ip"] for host in hosts}
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            try:
+                seen.append(sum(1 for node in _nodes(lab) if node.spec.unschedulable and any(
+                    a.type == "InternalIP" and a.address in ips for a in (node.status.addresses or []))))
+            except Exception:  # noqa: BLE001 - a failed poll is only a missed sample
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        code, output = _play(lab, UPGRADE, *site["extra"], "-e", "hybrid_kubernetes_version=1.32",
+                             "-e", "hybrid_upgrade_serial=1")
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert code == 0, output
+    assert seen and max(seen) == 1, (max(seen) if seen else None, output)
+    for host in hosts:
+        node = _node_by_ip(lab, host["ip"])
+        assert node.status.node_info.kubelet_version.startswith("v1.32"), host
+        assert not node.spec.unschedulable, host
+        assert _ready(node), (host["name"], node.metadata.name, [(c.type, c.status, c.reason) for c in node.status.conditions])
+
+
+def test_decommission_leaves_the_hosts_as_before(lab, site):
+    hosts = site["hosts"]
+    names = {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts}
+    code, output = _play(lab, DECOMMISSION, *site["extra"])
+    assert code == 0, output
+    for host in hosts:
+        assert _node_by_ip(lab, host["ip"]) is None
+        present = _ssh(lab, host, " ".join(f"[ -e {p} ] && echo {p};" for p in JOIN_PATHS) + " true").stdout.split()
+        assert present == [], (host["name"], present)
+        routes = _ssh(lab, host, "ip -4 route").stdout
+        assert lab.vpc_cidr not in routes, routes
+        assert _ssh(lab, host, "systemctl is-active kubelet").stdout.strip() != "active"
+    registered = client(lab, "ssm").describe_instance_information()["InstanceInformationList"]
+    assert not [item["InstanceId"] for item in registered if item["InstanceId"] in names.values()], (names, output)

@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+"""The nodeadm module through main(), with a run_command double held to nodeadm's contract.
+
+The double plays nodeadm (exit codes and traps: init before install exits 0 doing nothing,
+uninstall with nothing installed exits 0, usage errors exit 2, no ``version`` verb), the
+kubelet (``--version``) and systemctl, and writes the files they write under a temporary root.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.hybridnodes.eks.plugins.modules import nodeadm as module_under_test
+
+FATAL = '{"level":"fatal","msg":"Command failed","error":"%s"}\n'
+VERBS = ("install", "init", "upgrade", "uninstall", "debug", "config")
+
+
+class FakeHost:
+    """nodeadm, kubelet and systemctl on one host, as files under tmp_path."""
+
+    def __init__(self, tmp_path):
+        self.root = tmp_path
+        self.binary = tmp_path / "nodeadm"
+        self.binary.write_text("#!/bin/sh\n")
+        self.tracker = tmp_path / "tracker"
+        self.kubelet = tmp_path / "kubelet"
+        self.kubeconfig = tmp_path / "kubeconfig"
+        self.config = tmp_path / "nodeConfig.yaml"
+        self.config.write_text("{}")
+        self.active = False
+        self.fail_init = None
+        self.calls = []
+
+    def install_state(self, version="1.31.7", provider="ssm", initialized=False):
+        self.tracker.write_text("Artifacts:\n  Kubelet: true\n  Ssm: %s\n  IamRolesAnywhere: %s\n  Containerd: distro\n"
+                                % (str(provider == "ssm").lower(), str(provider == "iam-ra").lower()))
+        self.kubelet.write_text(version)
+        if initialized:
+            self.kubeconfig.write_text("{}")
+            self.active = True
+
+    def nodeadm_calls(self):
+        return [call[1:] for call in self.calls if call[0] == str(self.binary)]
+
+    def run_command(self, args, check_rc=False, environ_update=None, **_kwargs):
+        assert isinstance(args, list) and check_rc is False
+        self.calls.append(list(args))
+        if args[0] == str(self.kubelet):
+            return (0, "Kubernetes v%s\n" % self.kubelet.read_text(), "") if self.kubelet.exists() else (127, "", "")
+        if args[0] == "/bin/systemctl":
+            assert args[1:] == ["is-active", "--quiet", "kubelet"]
+            return (0 if self.active else 3), "", ""
+        assert args[0] == str(self.binary), args
+        return self.nodeadm(args[1:])
+
+    def nodeadm(self, argv):
+        if argv == ["--version"]:
+            return 0, "v1.0.20\n", ""
+        if not argv or argv[0] not in VERBS:
+            return 2, "", "Unknown arguments supplied: %s\n" % (argv[:1],)
+        verb = argv[0]
+        if verb == "install":
+            versions = {"1.30": "1.30.11", "1.31": "1.31.7", "1.32": "1.32.3"}
+            provider = argv[argv.index("--credential-provider") + 1]
+            self.install_state(versions[argv[1]], provider)
+            return 0, "", ""
+        if verb == "init":
+            if not self.tracker.exists():
+                return 0, "", '{"msg":"Nodeadm components are not installed. Please run `nodeadm install` before running init"}\n'
+            if self.fail_init:
+                return 1, "", FATAL % self.fail_init
+            self.kubeconfig.write_text("{}")
+            self.active = True
+            return 0, "", ""
+        if verb == "upgrade":
+            if not self.tracker.exists():
+                return 0, "", ""
+            self.kubelet.write_text({"1.32": "1.32.3", "1.31": "1.31.7"}[argv[1]])
+            return 0, "", ""
+        if verb == "uninstall":
+            for path in (self.tracker, self.kubelet, self.kubeconfig):
+                if path.exists():
+                    path.unlink()
+            self.active = False
+            return 0, "", ""
+        if verb == "debug":
+            return 1, "[OK] config\n[FAIL] credentials: ssm registration missing\n", ""
+        return 0, "", ""
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    fake = FakeHost(tmp_path)
+    monkeypatch.setattr(module_under_test, "TRACKER", str(fake.tracker))
+    monkeypatch.setattr(module_under_test, "KUBELET", str(fake.kubelet))
+    monkeypatch.setattr(module_under_test, "KUBELET_KUBECONFIG", str(fake.kubeconfig))
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: fake.run_command(args, **kw))
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name)
+    monkeypatch.setattr(module_under_test.time, "sleep", lambda _s: None)
+    return fake
+
+
+def run(capsys, host, check_mode=False, diff=False, **options):
+    args = {"binary": str(host.binary), "config_path": str(host.config), "kubernetes_version": "1.31",
+            "credential_provider": "ssm", "retry_delay": 0, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
+    args.update(options)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module_under_test.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def mutating(host):
+    return [call[0] for call in host.nodeadm_calls() if call[0] != "--version"]
+
+
+def test_join_installs_then_inits_and_the_rerun_is_read_only(capsys, host):
+    result = run(capsys, host)
+    assert result["changed"] is True and result["actions"] == ["install", "init"]
+    assert result["kubelet_version"] == "1.31.7" and result["initialized"] is True
+    assert host.nodeadm_calls() == [
+        ["--version"],
+        ["install", "1.31", "--credential-provider", "ssm"],
+        ["init", "--config-source", "file://%s" % host.config],
+    ]
+    assert result["tracker"]["Ssm"] is True
+    host.calls.clear()
+    again = run(capsys, host)
+    assert again["changed"] is False and again["actions"] == []
+    assert host.nodeadm_calls() == [["--version"]]
+
+
+def test_check_mode_predicts_and_runs_no_verb(capsys, host):
+    result = run(capsys, host, check_mode=True, diff=True)
+    assert result["changed"] is True and result["actions"] == ["install", "init"]
+    assert result["diff"]["after"] == {"installed": True, "kubernetes_version": "1.31", "initialized": True}
+    assert mutating(host) == []
+    assert not host.tracker.exists()
+
+
+def test_init_trap_is_caught_by_the_postcondition(capsys, host, monkeypatch):
+    # install "succeeds" but leaves no tracker (as if another process removed it): init then exits 0 doing nothing.
+    original = host.nodeadm
+
+    def broken(argv):
+        rc, out, err = original(argv)
+        if argv[:1] == ["install"]:
+            host.tracker.unlink()
+        return rc, out, err
+    monkeypatch.setattr(host, "nodeadm", broken)
+    result = run(capsys, host)
+    assert result["failed"] is True
+    assert "nodeadm install left no tracker" in result["msg"]
+    assert result["actions"] == ["install"]
+
+
+def test_init_failure_returns_nodeadm_message_and_debug_after_bounded_retries(capsys, host):
+    host.install_state()
+    host.fail_init = "lab fault: registration refused"
+    result = run(capsys, host, retries=1)
+    assert result["failed"] is True
+    assert "nodeadm init exited 1 after 2 attempt(s)" in result["msg"]
+    assert "lab fault: registration refused" in result["msg"]
+    assert "ssm registration missing" in result["debug"]
+    assert mutating(host) == ["init", "init", "debug"]
+
+
+def test_config_change_without_permission_changes_nothing_and_says_why(capsys, host):
+    host.install_state(initialized=True)
+    result = run(capsys, host, config_changed=True)
+    assert result["changed"] is False and result["actions"] == []
+    assert "allow_disruptive" in result["needs"][0]
+    assert "NodeConfig changed" in json.dumps(result["warnings"])
+    assert mutating(host) == []
+
+
+def test_config_change_with_permission_reinstalls(capsys, host):
+    host.install_state(initialized=True)
+    result = run(capsys, host, config_changed=True, allow_disruptive=True, uninstall_skip=["node-validation"])
+    assert result["actions"] == ["uninstall", "install", "init"]
+    assert ["uninstall", "--skip", "node-validation"] in host.nodeadm_calls()
+    assert result["initialized"] is True
+
+
+def test_upgrade_of_a_node(capsys, host):
+    host.install_state(initialized=True)
+    result = run(capsys, host, state="upgraded", kubernetes_version="1.32", diff=True)
+    assert result["actions"] == ["upgrade"] and result["kubelet_version"] == "1.32.3"
+    assert host.nodeadm_calls()[-1] == ["upgrade", "1.32", "--config-source", "file://%s" % host.config]
+    assert result["diff"]["before"]["kubernetes_version"] == "1.31.7"
+
+
+def test_absent_uninstalls_without_force_and_is_idempotent(capsys, host):
+    host.install_state(initialized=True)
+    result = run(capsys, host, state="absent")
+    assert result["actions"] == ["uninstall"] and host.nodeadm_calls()[-1] == ["uninstall"]
+    assert result["tracker"] is None
+    host.calls.clear()
+    again = run(capsys, host, state="absent")
+    assert again["changed"] is False and mutating(host) == []
+
+
+def test_force_is_passed_only_when_true(capsys, host):
+    host.install_state()
+    run(capsys, host, state="absent", force=True)
+    assert host.nodeadm_calls()[-1] == ["uninstall", "--force"]
+
+
+def test_every_input_problem_is_reported_before_running(capsys, host):
+    result = run(capsys, host, kubernetes_version="v1.31", retries=9, skip=["bogus"])
+    assert result["failed"] is True
+    assert len(result["problems"]) == 3
+    assert host.calls == []
+
+
+def test_missing_nodeconfig_blocks_init(capsys, host):
+    host.config.unlink()
+    result = run(capsys, host)
+    assert result["failed"] is True and "nodeadm_config" in result["msg"]
+    assert mutating(host) == []
