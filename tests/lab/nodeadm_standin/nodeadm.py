@@ -1363,8 +1363,8 @@ def main(argv: list[str] | None = None) -> int:
 KUBELET_DAEMON = r'''#!/usr/bin/env python3
 """kubelet stand-in (hybridnodes lab). Keeps the Node Ready and plumbs Cilium's
 addresses: when CiliumNode <node> has spec.ipam.podCIDRs, the first address of
-the first CIDR (CiliumInternalIP) and a pod address (the 10th) go on a dummy
-interface cilium_host."""
+the first CIDR (CiliumInternalIP) and a pod address (the 10th) go on the
+veth cilium_host (peer cilium_net)."""
 import ipaddress, json, os, signal, ssl, subprocess, sys, time, urllib.error, urllib.request
 KUBELET_VERSION = "0.0.0"
 ROOT = os.environ.get("NODEADM_STANDIN_ROOT", "")
@@ -1431,10 +1431,13 @@ def plumb(cidr, current):
     if current == (router, pod):
         return current
     if ip("link", "show", "cilium_host") != 0:
-        ip("link", "add", "cilium_host", "type", "dummy")
+        # A veth pair, as Cilium itself makes (cilium_host/cilium_net); kernels
+        # without the dummy link type (such as the lab machine's) have veth.
+        ip("link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net")
     ip("addr", "flush", "dev", "cilium_host")
     ip("addr", "add", router + "/32", "dev", "cilium_host")
     ip("addr", "add", pod + "/32", "dev", "cilium_host")
+    ip("link", "set", "cilium_net", "up")
     ip("link", "set", "cilium_host", "up")
     log("cilium_host configured", router=router, pod=pod, podCIDR=cidr)
     return (router, pod)

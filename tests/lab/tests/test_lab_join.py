@@ -1,5 +1,11 @@
 """A real edge host joins the lab cluster by hand, the way the playbooks will.
 
+Then the pod network path the routes stage will automate: with Cilium's
+cluster pool "deployed" (its ConfigMap), the lab's operator stand-in gives the
+Node a CiliumNode, the host's stand-in agent puts a pod address from it on
+cilium_host, and the cloud worker reaches that pod address through the VPN
+gateway only while the gateway has the pod CIDR route.
+
 On the last edge host of the running lab: add the VPC route via the VPN
 server IP, download nodeadm from the artifact mirror and verify it against
 the published .sha256, `nodeadm install`, then `nodeadm init` with an SSM
@@ -11,15 +17,17 @@ undone at the end (uninstall, Node deleted, route removed).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
 import subprocess
+import time
 import uuid
 
 import pytest
 
-from hnlab import edge, k8s
+from hnlab import edge, k8s, netns
 from hnlab.aws.clients import client
 
 pytestmark = [
@@ -112,8 +120,77 @@ def test_edge_host_joins_through_the_vpn(lab, edge_host):
         used = client(lab, "ssm").describe_activations(
             Filters=[{"FilterKey": "ActivationIds", "FilterValues": [activation["ActivationId"]]}])["ActivationList"]
         assert used[0]["RegistrationsCount"] == 1
+        pod_network_path(lab, edge_host, node_name)
     finally:
         with k8s.api_client(lab) as api:
             from kubernetes import client as kube
 
             kube.CoreV1Api(api).delete_node(node_name)
+
+
+def _wait(what, probe, timeout=60.0, interval=1.0):
+    """Poll probe() until it returns something truthy, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _worker_ping(lab, address):
+    """One ping from the cloud worker (in the VPC), bounded to two seconds."""
+    result = netns.run(["ping", "-c", "1", "-W", "2", address], netns=lab.netns_worker, check=False)
+    return result.returncode == 0
+
+
+def pod_network_path(lab, edge_host, node_name):
+    from kubernetes import client as kube
+    from kubernetes.client.rest import ApiException
+
+    k8s.create_ciliumnode_crd(lab)
+    config_map = kube.V1ConfigMap(metadata=kube.V1ObjectMeta(name="cilium-config", namespace="kube-system"),
+                                  data={"cluster-pool-ipv4-cidr": lab.pod_cidr,
+                                        "cluster-pool-ipv4-mask-size": str(lab.pod_mask_size)})
+    gateway = [spec for spec in edge.load_hosts(lab) if spec["kind"] == "vpngw"][0]
+    with k8s.api_client(lab) as api:
+        core = kube.CoreV1Api(api)
+        custom = kube.CustomObjectsApi(api)
+        core.create_namespaced_config_map("kube-system", config_map)
+        pod_cidr = None
+        try:
+            def allocated():
+                try:
+                    node = custom.get_cluster_custom_object("cilium.io", "v2", "ciliumnodes", node_name)
+                except ApiException:
+                    return None
+                return ((node.get("spec") or {}).get("ipam") or {}).get("podCIDRs")
+
+            pod_cidr = _wait(f"a CiliumNode for {node_name}", allocated)[0]
+            network = ipaddress.ip_network(pod_cidr)
+            assert network.subnet_of(ipaddress.ip_network(lab.pod_cidr))
+            assert network.prefixlen == lab.pod_mask_size
+            pod_address = str(network.network_address + 10)
+            seen = {}
+
+            def pod_address_on_host():
+                seen["addr"] = _ssh(lab, edge_host, "ip -4 -o addr show dev cilium_host")
+                return pod_address in seen["addr"].stdout
+
+            try:
+                _wait(f"{pod_address} on {edge_host['name']}'s cilium_host", pod_address_on_host, timeout=45)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; last seen: {seen['addr'].stdout!r} {seen['addr'].stderr!r}") from None
+
+            assert not _worker_ping(lab, pod_address), "the pod address answered before the gateway had its route"
+            _ok(_ssh(lab, gateway, f"ip route replace {pod_cidr} via {edge_host['ip']}"))
+            assert _worker_ping(lab, pod_address), "the cloud worker cannot reach the pod address through the VPN gateway"
+        finally:
+            if pod_cidr:
+                _ssh(lab, gateway, f"ip route del {pod_cidr}")
+            core.delete_namespaced_config_map("cilium-config", "kube-system")
+            try:
+                custom.delete_cluster_custom_object("cilium.io", "v2", "ciliumnodes", node_name)
+            except ApiException:
+                pass
