@@ -72,7 +72,7 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
         "hybrid_nodeadm_base_url": cfg.mirror_base_url,
         "hybrid_aws_endpoint_url": cfg.moto_endpoint,
         "hybrid_kubeconfig": str(cfg.kubeconfig),
-        "hybrid_cilium_pool_mask_size": cfg.pod_mask_size,
+        "hybrid_pod_cidr_mask_size": cfg.pod_mask_size,
         # The lab's hosts run Debian, outside the EKS support matrix: the
         # documented override, set explicitly as an operator would.
         "hybrid_allow_unsupported_os": True,

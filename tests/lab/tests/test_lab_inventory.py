@@ -23,7 +23,7 @@ CLUSTER_VARS = {
     "hybrid_remote_pod_cidrs", "hybrid_route_table_ids", "hybrid_vpn_gateway_id",
     "hybrid_transit_gateway_id", "hybrid_vpn_connection_id", "hybrid_nodeadm_version",
     "hybrid_nodeadm_base_url", "hybrid_aws_endpoint_url", "hybrid_kubeconfig",
-    "hybrid_cilium_pool_mask_size", "ansible_user", "ansible_ssh_private_key_file",
+    "hybrid_pod_cidr_mask_size", "ansible_user", "ansible_ssh_private_key_file",
     "ansible_ssh_common_args", "ansible_python_interpreter",
 }
 
