@@ -9,54 +9,13 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.modules import eks_remote_networks
 
 ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}
 CLUSTER = "hybrid-lab"
 VPC = "vpc-0123456789abcdef0"
 UPDATE_ID = "0ea6f8e7-7b0b-4d1c-a0a0-4f1f1a0c7c5e"
-
-
-class Stubs:
-    """Responses queued per service, replayed on the real client the module builds through aws.aws_client."""
-
-    def __init__(self):
-        self.queued = {}
-        self.stubbers = {}
-
-    def add(self, service, method, response, expected=None):
-        self.queued.setdefault(service, []).append(("add_response", (method, response, expected), {}))
-
-    def error(self, service, method, code, expected=None, status=400):
-        self.queued.setdefault(service, []).append(
-            ("add_client_error", (method,), {"service_error_code": code, "http_status_code": status,
-                                             "expected_params": expected}))
-
-    def factory(self, original):
-        def make(module, service, retries=8, delay=1):
-            client = original(module, service, retries=2, delay=0.01)
-            stubber = Stubber(client.client)
-            for kind, args, kwargs in self.queued.get(service, []):
-                getattr(stubber, kind)(*args, **kwargs)
-            stubber.activate()
-            self.stubbers[service] = stubber
-            return client
-        return make
-
-    def verify(self):
-        assert sorted(self.stubbers) == sorted(self.queued)
-        for stubber in self.stubbers.values():
-            stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs(monkeypatch):
-    made = Stubs()
-    monkeypatch.setattr(aws, "aws_client", made.factory(aws.aws_client))
-    return made
 
 
 @pytest.fixture

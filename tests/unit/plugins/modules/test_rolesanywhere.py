@@ -10,13 +10,11 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.modules import rolesanywhere_profile, rolesanywhere_trust_anchor
 
 ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}
@@ -27,41 +25,8 @@ PROFILE_ID = "1a1b2c3d-4e5f-6789-abcd-ef0123456789"
 ROLE_ARN = "arn:aws:iam::123456789012:role/hybrid-lab-hybrid-nodes"
 
 
-class Stubs:
-    def __init__(self):
-        self.queued = {}
-        self.stubbers = {}
-
-    def add(self, service, method, response, expected=None):
-        self.queued.setdefault(service, []).append(("add_response", (method, response, expected), {}))
-
-    def error(self, service, method, code, expected=None, status=400):
-        self.queued.setdefault(service, []).append(
-            ("add_client_error", (method,), {"service_error_code": code, "http_status_code": status,
-                                             "expected_params": expected}))
-
-    def factory(self, original):
-        def make(module, service, retries=8, delay=1):
-            client = original(module, service, retries=3, delay=0.01)
-            stubber = Stubber(client.client)
-            for kind, args, kwargs in self.queued.get(service, []):
-                getattr(stubber, kind)(*args, **kwargs)
-            stubber.activate()
-            self.stubbers[service] = stubber
-            return client
-        return make
-
-    def verify(self):
-        assert sorted(self.stubbers) == sorted(self.queued)
-        for stubber in self.stubbers.values():
-            stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs(monkeypatch):
-    made = Stubs()
-    monkeypatch.setattr(aws, "aws_client", made.factory(aws.aws_client))
-    return made
+# The attempts of amazon.aws' retry decorator in these tests (see conftest.py).
+STUB_RETRIES = 3
 
 
 def run(capsys, module, check_mode=False, diff=False, **options):
