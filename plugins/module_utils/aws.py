@@ -89,30 +89,25 @@ def fail_aws(module, exception, operation, resource, service=None, fix=None):
 
 
 def paginate(client, operation, result_key, max_pages=1000, **kwargs):
-    """Every item of a paginated list call, with botocore's paginator when the model has one.
+    """Every item of a paginated list call, each page retried like any other call.
 
-    The loop is bounded (``max_pages``) so that an endpoint that keeps
-    returning tokens cannot hold a run forever.
+    botocore's paginators bypass amazon.aws' retry wrapper, so the pages are
+    walked here: the token is ``NextToken`` or ``nextToken``, as the service
+    names it. The loop is bounded (``max_pages``) so that an endpoint that
+    keeps returning tokens cannot hold a run forever. ``client`` comes from
+    aws_client().
     """
-    if client.can_paginate(operation):
-        paginator = client.get_paginator(operation)
-        pages = paginator.paginate(**kwargs)
-        items = []
-        for count, page in enumerate(pages):
-            if count >= max_pages:
-                raise RuntimeError("%s returned more than %d pages; stopped." % (operation, max_pages))
-            items.extend(page.get(result_key, []))
-        return items
-    items = []
     call = getattr(client, operation)
-    token = None
+    items = []
+    token_param, token = None, None
     for _count in range(max_pages):
         params = dict(kwargs)
         if token:
-            params["nextToken"] = token
-        page = call(**params)
+            params[token_param] = token
+        page = call(aws_retry=True, **params)
         items.extend(page.get(result_key, []))
-        token = page.get("nextToken") or page.get("NextToken")
+        token_param = "NextToken" if page.get("NextToken") else "nextToken"
+        token = page.get(token_param)
         if not token:
             return items
     raise RuntimeError("%s returned more than %d pages; stopped." % (operation, max_pages))

@@ -139,23 +139,6 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 MIN_DURATION = 900
 MAX_DURATION = 43200
-MAX_PAGES = 100
-
-
-def pages(client, method, result_key, **kwargs):
-    """Every item of a paginated Roles Anywhere list call, each page retried on throttling; bounded."""
-    items = []
-    token = None
-    for _count in range(MAX_PAGES):
-        params = dict(kwargs)
-        if token:
-            params["nextToken"] = token
-        page = getattr(client, method)(aws_retry=True, **params)
-        items.extend(page.get(result_key, []))
-        token = page.get("nextToken")
-        if not token:
-            return items
-    raise RuntimeError("%s returned more than %d pages; stopped." % (method, MAX_PAGES))
 
 
 def summary(profile):
@@ -275,7 +258,7 @@ def main():
 
     client = aws.aws_client(module, "rolesanywhere")
     try:
-        found = [item for item in pages(client, "list_profiles", "profiles") if item.get("name") == params["name"]]
+        found = [item for item in aws.paginate(client, "list_profiles", "profiles") if item.get("name") == params["name"]]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         aws.fail_aws(module, exc, "ListProfiles", "(looking for profile %s)" % params["name"], service="rolesanywhere")
     except RuntimeError as exc:

@@ -140,24 +140,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 PUBLIC_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-MAX_PAGES = 100
 PEM_END = "-----END CERTIFICATE-----"
-
-
-def pages(client, method, result_key, **kwargs):
-    """Every item of a paginated Roles Anywhere list call, each page retried on throttling; bounded."""
-    items = []
-    token = None
-    for _count in range(MAX_PAGES):
-        params = dict(kwargs)
-        if token:
-            params["nextToken"] = token
-        page = getattr(client, method)(aws_retry=True, **params)
-        items.extend(page.get(result_key, []))
-        token = page.get("nextToken")
-        if not token:
-            return items
-    raise RuntimeError("%s returned more than %d pages; stopped." % (method, MAX_PAGES))
 
 
 def public_bundle_path(given):
@@ -327,7 +310,7 @@ def main():
 
     client = aws.aws_client(module, "rolesanywhere")
     try:
-        found = [item for item in pages(client, "list_trust_anchors", "trustAnchors") if item.get("name") == params["name"]]
+        found = [item for item in aws.paginate(client, "list_trust_anchors", "trustAnchors") if item.get("name") == params["name"]]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         aws.fail_aws(module, exc, "ListTrustAnchors", "(looking for trust anchor %s)" % params["name"], service="rolesanywhere")
     except RuntimeError as exc:

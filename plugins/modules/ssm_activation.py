@@ -184,27 +184,10 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 CLUSTER_TAG = "EKSClusterARN"
 MAX_EXPIRATION_HOURS = 720
-MAX_PAGES = 100
 
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def pages(client, method, result_key, **kwargs):
-    """Every item of a paginated SSM call, each page retried on throttling; bounded."""
-    items = []
-    token = None
-    for _count in range(MAX_PAGES):
-        params = dict(kwargs)
-        if token:
-            params["NextToken"] = token
-        page = getattr(client, method)(aws_retry=True, **params)
-        items.extend(page.get(result_key, []))
-        token = page.get("NextToken")
-        if not token:
-            return items
-    raise RuntimeError("%s returned more than %d pages; stopped." % (method, MAX_PAGES))
 
 
 def arn_region(arn):
@@ -309,8 +292,8 @@ def deletable(activation, arn, now):
 def ensure_absent(module, client):
     params = module.params
     if params["activation_id"]:
-        found = pages(client, "describe_activations", "ActivationList",
-                      Filters=[{"FilterKey": "ActivationIds", "FilterValues": [params["activation_id"]]}])
+        found = aws.paginate(client, "describe_activations", "ActivationList",
+                             Filters=[{"FilterKey": "ActivationIds", "FilterValues": [params["activation_id"]]}])
         targets = [item["ActivationId"] for item in found if item["ActivationId"] == params["activation_id"]]
         arn = ""
     else:
@@ -318,7 +301,7 @@ def ensure_absent(module, client):
         filters = []
         if params["iam_role"]:
             filters.append({"FilterKey": "IamRole", "FilterValues": [params["iam_role"]]})
-        found = pages(client, "describe_activations", "ActivationList", Filters=filters)
+        found = aws.paginate(client, "describe_activations", "ActivationList", Filters=filters)
         now = _now()
         targets = [item["ActivationId"] for item in found if deletable(item, arn, now)]
     if not module.check_mode:

@@ -138,23 +138,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 CLUSTER_TAG = "EKSClusterARN"
-MAX_PAGES = 1000
-
-
-def pages(client, method, result_key, **kwargs):
-    """Every item of a paginated SSM call, each page retried on throttling; bounded."""
-    items = []
-    token = None
-    for _count in range(MAX_PAGES):
-        params = dict(kwargs)
-        if token:
-            params["NextToken"] = token
-        page = getattr(client, method)(aws_retry=True, **params)
-        items.extend(page.get(result_key, []))
-        token = page.get("NextToken")
-        if not token:
-            return items
-    raise RuntimeError("%s returned more than %d pages; stopped." % (method, MAX_PAGES))
 
 
 def cluster_arn(module):
@@ -182,7 +165,7 @@ def read_instances(module, client, arn):
         filters.append({"Key": "tag:%s" % CLUSTER_TAG, "Values": [arn]})
     what = "of EKS cluster %s" % (params["cluster_name"] or arn) if arn else "%s" % ", ".join(params["instance_ids"] or [])
     try:
-        found = pages(client, "describe_instance_information", "InstanceInformationList", Filters=filters)
+        found = aws.paginate(client, "describe_instance_information", "InstanceInformationList", Filters=filters)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         if aws.error_code(exc) == "InvalidInstanceId" and params["instance_ids"]:
             return []  # none of the given IDs is registered
