@@ -8,12 +8,16 @@ user-data: the registration token must be there; in appliance mode the
 ``install`` block that keeps the EKS Hybrid Nodes directories across the
 immutable OS (extra-dirs-rootfs and bind_mounts) must be complete; the host
 must be in connected mode. .arg (CanvOS): K8S_DISTRIBUTION=nodeadm and a
-Kubernetes version CanvOS builds for nodeadm. Every problem is returned.
+Kubernetes version CanvOS builds for nodeadm. Agent install: the installer URL is
+https (plain http only when explicitly allowed, and then with a sha256), the
+sha256 is 64 hex digits. Every problem is returned.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import re
 
 import yaml
 
@@ -99,6 +103,38 @@ def palette_arg_problems(args):
     return problems
 
 
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def palette_agent_install_problems(url, sha256="", allow_http=False, mode="agent"):
+    """Every problem of the Palette agent installer source (URL, sha256, plain http allowed or not)."""
+    url = str(url or "").strip()
+    sha256 = str(sha256 or "").strip()
+    problems = []
+    if mode != "agent":
+        problems.append(_problem("agent-mode", "the agent is installed in agent mode only, not in %s mode" % mode,
+                                 "Set palette_artifacts_mode=agent (appliance mode installs the agent from the EdgeForge ISO)."))
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not url:
+        problems.append(_problem("installer-url", "the agent installer URL is empty",
+                                 "Set palette_artifacts_agent_installer_url to the palette-agent-install.sh of your Palette version."))
+    elif scheme not in ("https", "http") or not url.split("://", 1)[1].split("/", 1)[0]:
+        problems.append(_problem("installer-url", "the agent installer URL %s is not an https URL" % url,
+                                 "Give an https:// URL with a host name."))
+    elif scheme == "http" and not allow_http:
+        problems.append(_problem("installer-http", "the agent installer URL %s is plain http" % url,
+                                 "Use https, or set palette_artifacts_agent_installer_allow_http=true and "
+                                 "palette_artifacts_agent_installer_sha256 for a trusted local mirror."))
+    elif scheme == "http" and not sha256:
+        problems.append(_problem("installer-http-checksum", "the agent installer URL %s is plain http without a sha256" % url,
+                                 "Set palette_artifacts_agent_installer_sha256: a script fetched over http runs as root "
+                                 "only when its checksum is verified."))
+    if sha256 and not SHA256_RE.match(sha256):
+        problems.append(_problem("installer-sha256", "palette_artifacts_agent_installer_sha256 is not 64 hex digits",
+                                 "Give the bare sha256 hex digest of the installer (sha256sum palette-agent-install.sh)."))
+    return problems
+
+
 class FilterModule:
     """hybridnodes.eks Palette filters."""
 
@@ -106,4 +142,5 @@ class FilterModule:
         return {
             "palette_user_data_problems": palette_user_data_problems,
             "palette_arg_problems": palette_arg_problems,
+            "palette_agent_install_problems": palette_agent_install_problems,
         }

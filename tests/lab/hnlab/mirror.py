@@ -11,6 +11,9 @@ Layout under ``cfg.state_dir / "mirror"`` (served as the URL root), mirroring
     releases/<v>/bin/linux/<arch>/nodeadm.sha512
     releases/<v>/bin/linux/<arch>/nodeadm.gz (+ .sha256, .sha512)
 
+    palette/palette-agent-install.sh               the Palette agent installer STAND-IN
+    palette/palette-agent-install.sh.sha256        (tests/lab/palette_standin/, not Spectro Cloud's)
+
 for every version in ``cfg.nodeadm_versions`` plus ``latest`` (a copy of the
 newest one). Checksum files have the format upstream's release script
 produces with ``sha256sum _bin/<arch>/nodeadm > nodeadm.sha256``, i.e.
@@ -57,6 +60,8 @@ from hnlab.config import LabConfig
 
 LAB_DIR = Path(__file__).resolve().parents[1]  # tests/lab
 STANDIN_SOURCE = LAB_DIR / "nodeadm_standin" / "nodeadm.py"
+PALETTE_STANDIN_SOURCE = LAB_DIR / "palette_standin" / "palette-agent-install.sh"
+PALETTE_INSTALLER_URL_PATH = "/palette/palette-agent-install.sh"
 ARCHES = ("amd64", "arm64")
 FAULTS = ("checksum-mismatch",)
 # Placeholders in the stand-in source replaced when publishing.
@@ -96,6 +101,10 @@ def binary_path(cfg: LabConfig, version: str, arch: str) -> Path:
 
 def binary_url_path(version: str, arch: str) -> str:
     return f"/releases/{version}/bin/linux/{arch}/nodeadm"
+
+
+def palette_installer_path(cfg: LabConfig) -> Path:
+    return mirror_root(cfg) / PALETTE_INSTALLER_URL_PATH.lstrip("/")
 
 
 # ----------------------------------------------------------------- checksums
@@ -205,7 +214,24 @@ def publish(cfg: LabConfig, base_url: str | None = None) -> Path:
     for key, fault in _read_faults(cfg).items():
         version, arch = key.split("/")
         _apply_fault(cfg, version, arch, fault)
+    publish_palette_standin(cfg)
     return root
+
+
+def publish_palette_standin(cfg: LabConfig) -> str:
+    """Put the Palette agent installer stand-in (and its .sha256) into the mirror; returns its sha256."""
+    dest = palette_installer_path(cfg)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    data = PALETTE_STANDIN_SOURCE.read_bytes()
+    dest.write_bytes(data)
+    dest.chmod(0o644)
+    Path(f"{dest}.sha256").write_text(_checksum_line(data, "sha256", dest.name))
+    return hashlib.sha256(data).hexdigest()
+
+
+def unpublish_palette_standin(cfg: LabConfig) -> None:
+    """Take the Palette agent installer stand-in out of the mirror again."""
+    shutil.rmtree(palette_installer_path(cfg).parent, ignore_errors=True)
 
 
 # ------------------------------------------------- files the hosts need

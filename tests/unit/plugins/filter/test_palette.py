@@ -50,3 +50,31 @@ def test_arg():
     bad = dict(ARG, K8S_DISTRIBUTION="k3s", K8S_VERSION="1.32.0", ARCH="x86_64", OS_VERSION="", ISO_NAME="")
     expected = ["arg-missing", "distribution", "k8s-version", "arch", "os-version"]
     assert codes(FILTERS["palette_arg_problems"](bad)) == expected
+
+
+SHA = "a" * 64
+INSTALLER = "https://github.com/spectrocloud/agent-mode/releases/latest/download/palette-agent-install.sh"
+
+
+def test_agent_install_https_passes_with_or_without_checksum():
+    check = FILTERS["palette_agent_install_problems"]
+    assert check(INSTALLER) == []
+    assert check(INSTALLER, sha256=SHA.upper()) == []
+
+
+def test_agent_install_plain_http_needs_the_option_and_a_checksum():
+    check = FILTERS["palette_agent_install_problems"]
+    url = "http://10.200.0.2:8080/palette/palette-agent-install.sh"
+    assert codes(check(url, sha256=SHA)) == ["installer-http"]
+    assert codes(check(url, allow_http=True)) == ["installer-http-checksum"]
+    assert check(url, sha256=SHA, allow_http=True) == []
+
+
+def test_agent_install_problems_all_at_once():
+    check = FILTERS["palette_agent_install_problems"]
+    problems = check("", sha256="not-hex", mode="appliance")
+    assert codes(problems) == ["agent-mode", "installer-url", "installer-sha256"]
+    assert all(p["fix"] for p in problems)
+    assert codes(check("ftp://mirror/palette-agent-install.sh")) == ["installer-url"]
+    assert codes(check("https:///palette-agent-install.sh")) == ["installer-url"]
+    assert codes(check(INSTALLER, sha256=SHA[:-1])) == ["installer-sha256"]
