@@ -26,6 +26,8 @@ description:
     C(UP) fails the run, warns, or is ignored as O(tunnel_down) says; the check is made after the routes are in
     place (they are needed as soon as the tunnel comes up), so a failure may come with C(changed=true).
   - Reads each resource once and writes only what differs; a re-run makes no write.
+  - With O(report_only=true) it only reads and reports (for validation). Nothing is written, C(changed) is always
+    false, and RV(routes), RV(propagation) and RV(transit_gateway_routes) say what a run without it would change.
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
@@ -37,9 +39,9 @@ options:
   cidrs:
     description:
       - The networks the connection routes to the edge, the hybrid node and pod CIDRs.
+      - Required unless O(report_only=true).
     type: list
     elements: str
-    required: true
   purge:
     description:
       - Delete the static routes of the connection that are not in O(cidrs).
@@ -65,12 +67,21 @@ options:
     type: str
     default: warn
     choices: [fail, warn, ignore]
+  report_only:
+    description:
+      - Only read the connection (and the route tables and transit gateway routes named) and report its health and
+        what would change; make no write and report C(changed=false).
+      - A connection with dynamic (BGP) routing is then reported rather than refused (RV(health.static_routes_only)).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
   - Supports check mode (predicts without writing) and diff mode.
+  - "IAM permissions with O(report_only=true): ec2:DescribeVpnConnections, and ec2:DescribeRouteTables or
+    ec2:SearchTransitGatewayRoutes when O(propagate_route_table_ids) or O(transit_gateway_route_table_id) are given."
   - "IAM permissions: ec2:DescribeVpnConnections, and as needed ec2:CreateVpnConnectionRoute,
     ec2:DeleteVpnConnectionRoute, ec2:DescribeRouteTables, ec2:EnableVgwRoutePropagation,
     ec2:SearchTransitGatewayRoutes, ec2:CreateTransitGatewayRoute, ec2:ReplaceTransitGatewayRoute."
@@ -90,6 +101,17 @@ EXAMPLES = r"""
     cidrs: [10.200.0.0/16, 10.201.0.0/16]
     transit_gateway_route_table_id: tgw-rtb-0123456789abcdef0
     transit_gateway_attachment_id: tgw-attach-0123456789abcdef0
+
+- name: Are both tunnels up? (reads only)
+  hybridnodes.eks.vpn_connection_routes:
+    vpn_connection_id: vpn-0123456789abcdef0
+    report_only: true
+    tunnel_down: ignore
+  register: vpn
+
+- name: Show the tunnels
+  ansible.builtin.debug:
+    msg: "{{ vpn.health.tunnels_up }} of {{ vpn.health.tunnels | length }} tunnels UP"
 """
 
 RETURN = r"""
@@ -137,11 +159,21 @@ health:
   returned: always
   type: dict
   contains:
+    vpn_connection_id:
+      description: ID of the connection.
+      type: str
+      returned: always
+      sample: vpn-0123456789abcdef0
     state:
       description: State of the connection.
       type: str
       returned: always
       sample: available
+    static_routes_only:
+      description: Whether the connection uses static routing (false for BGP).
+      type: bool
+      returned: always
+      sample: true
     tunnels:
       description: Each tunnel's outside IP, status and status message.
       type: list
@@ -211,7 +243,8 @@ def health(connection):
                                (" (%s)" % tunnel["status_message"]) if tunnel["status_message"] else ""))
     if connection.get("State") != "available":
         problems.append("VPN connection %s is %s, not available." % (connection["VpnConnectionId"], connection.get("State")))
-    return {"state": connection.get("State"), "tunnels": tunnels,
+    return {"vpn_connection_id": connection.get("VpnConnectionId"), "state": connection.get("State"),
+            "static_routes_only": bool((connection.get("Options") or {}).get("StaticRoutesOnly")), "tunnels": tunnels,
             "tunnels_up": len([tunnel for tunnel in tunnels if tunnel["status"] == "UP"]),
             "route_states": routes, "problems": problems}
 
@@ -226,7 +259,7 @@ def plan_static(connection, cidrs, purge):
 
 
 def ensure_static(module, client, vpn_id, plan):
-    if module.check_mode:
+    if module.check_mode or module.params["report_only"]:
         return
     for cidr in plan["created"]:
         try:
@@ -262,7 +295,7 @@ def plan_propagation(module, client, vgw_id, route_table_ids):
 
 
 def ensure_propagation(module, client, plan):
-    if module.check_mode:
+    if module.check_mode or module.params["report_only"]:
         return
     for rt_id in plan["enabled"]:
         try:
@@ -299,7 +332,7 @@ def plan_tgw(module, client, table_id, attachment_id, cidrs):
 
 
 def ensure_tgw(module, client, table_id, attachment_id, plan):
-    if module.check_mode:
+    if module.check_mode or module.params["report_only"]:
         return
     calls = [("CreateTransitGatewayRoute", client.create_transit_gateway_route, cidr) for cidr in plan["create"]]
     calls += [("ReplaceTransitGatewayRoute", client.replace_transit_gateway_route, item["cidr"]) for item in plan["replace"]]
@@ -314,25 +347,28 @@ def ensure_tgw(module, client, table_id, attachment_id, plan):
 def main():
     argument_spec = dict(
         vpn_connection_id=dict(type="str", required=True),
-        cidrs=dict(type="list", elements="str", required=True),
+        cidrs=dict(type="list", elements="str"),
         purge=dict(type="bool", default=False),
         propagate_route_table_ids=dict(type="list", elements="str", default=[]),
         transit_gateway_route_table_id=dict(type="str"),
         transit_gateway_attachment_id=dict(type="str"),
         tunnel_down=dict(type="str", default="warn", choices=["fail", "warn", "ignore"]),
+        report_only=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
-                              required_together=[["transit_gateway_route_table_id", "transit_gateway_attachment_id"]])
+                              required_together=[["transit_gateway_route_table_id", "transit_gateway_attachment_id"]],
+                              required_if=[("report_only", False, ["cidrs"])])
     params = module.params
     vpn_id = params["vpn_connection_id"]
-    cidrs, problems = route_plan.normalize_cidrs(params["cidrs"])
+    report_only = params["report_only"]
+    cidrs, problems = route_plan.normalize_cidrs(params["cidrs"] or []) if params["cidrs"] or not report_only else ([], [])
     if problems:
         module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems)
 
     client = aws.aws_client(module, "ec2")
     connection = read_connection(module, client, vpn_id)
     problems = []
-    if not (connection.get("Options") or {}).get("StaticRoutesOnly"):
+    if not report_only and not (connection.get("Options") or {}).get("StaticRoutesOnly"):
         problems.append("VPN connection %s uses dynamic (BGP) routing, so static routes cannot be set on it: advertise "
                         "the hybrid CIDRs over BGP from the customer gateway instead, or recreate the connection with "
                         "static routing (Options.StaticRoutesOnly=true)." % vpn_id)
@@ -353,9 +389,10 @@ def main():
     ensure_propagation(module, client, propagation)
     ensure_tgw(module, client, params["transit_gateway_route_table_id"], params["transit_gateway_attachment_id"], tgw)
 
-    changed = bool(static["created"] or static["deleted"] or propagation["enabled"] or tgw["create"] or tgw["replace"])
+    changed = not report_only and bool(static["created"] or static["deleted"] or propagation["enabled"]
+                                       or tgw["create"] or tgw["replace"])
     result = dict(changed=changed, routes=static, propagation=propagation, transit_gateway_routes=tgw, health=report)
-    if module._diff:
+    if module._diff and not report_only:
         before = {"static_routes": sorted(static["unchanged"] + static["deleted"] + static["extra"]),
                   "propagating_route_tables": sorted(propagation["unchanged"]),
                   "transit_gateway_routes": dict([(item["cidr"], item["from"]) for item in tgw["replace"]]

@@ -168,3 +168,39 @@ def test_a_down_tunnel(stubs, capsys, mode):
         assert not result.get("failed")
         warned = [item for item in result.get("warnings", []) if "203.0.113.11" in json.dumps(item)]
         assert len(warned) == (1 if mode == "warn" else 0)
+
+
+def test_report_only_reads_and_predicts_but_never_writes(stubs, capsys):
+    # Only the describe calls are queued: a write would find no stubbed response and fail the test.
+    stubs.add("describe_vpn_connections", connection(routes=[POD], tunnels=("UP", "DOWN")), DESCRIBE)
+    stubs.add("describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": []}]},
+              {"Filters": [{"Name": "route-table-id", "Values": [RT]}]})
+    result = run(capsys, diff=True, report_only=True, tunnel_down="ignore", propagate_route_table_ids=[RT])
+    assert result["changed"] is False and "diff" not in result
+    assert result["routes"]["created"] == [NODE] and result["propagation"]["enabled"] == [RT]
+    assert result["health"]["vpn_connection_id"] == VPN and result["health"]["static_routes_only"] is True
+    assert [tunnel["status"] for tunnel in result["health"]["tunnels"]] == ["UP", "DOWN"]
+    assert result["health"]["tunnels_up"] == 1
+    stubs.verify()
+
+
+def test_report_only_needs_no_cidrs_and_reports_a_bgp_connection(stubs, capsys):
+    stubs.add("describe_vpn_connections", connection(static=False), DESCRIBE)
+    args = dict(ARGS, vpn_connection_id=VPN, report_only=True, _ansible_check_mode=False, _ansible_diff=False)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            vpn_connection_routes.main()
+    result = json.loads(capsys.readouterr().out)
+    assert not result.get("failed"), result
+    assert result["changed"] is False and result["health"]["static_routes_only"] is False
+    assert result["health"]["tunnels_up"] == 2
+    stubs.verify()
+
+
+def test_cidrs_are_required_without_report_only(stubs, capsys):
+    args = dict(ARGS, vpn_connection_id=VPN, _ansible_check_mode=False, _ansible_diff=False)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            vpn_connection_routes.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "cidrs" in result["msg"]
