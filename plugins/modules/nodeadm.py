@@ -104,7 +104,8 @@ options:
     default: 5
 attributes:
   check_mode:
-    description: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb.
+    description: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb. On a host
+      where nodeadm is not downloaded yet, it predicts the verbs of a fresh host.
     support: full
   diff_mode:
     description: Shows whether the components are installed, their Kubernetes version and whether the node is initialised.
@@ -352,7 +353,8 @@ def main():
     if plan["problems"]:
         module.fail_json(msg="nodeadm on this host: " + "; ".join(plan["problems"]), **result)
     blockers = []
-    if plan["actions"] and not binary_present:
+    # In check mode the binary may be missing because the download before this was only predicted.
+    if plan["actions"] and not binary_present and not module.check_mode:
         blockers.append("%s does not exist; download nodeadm first (the role hybridnodes.eks.nodeadm does)" % params["binary"])
     config_source = "file://" + params["config_path"]
     if set(plan["actions"]) & {"init", "upgrade"} and not os.path.exists(params["config_path"]) and not module.check_mode:

@@ -116,7 +116,8 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Predicts whether the file would change, and writes nothing.
+    description: Predicts whether the file would change, and writes nothing. For a host not registered yet,
+      whose SSM activation the run creates, the prediction uses a placeholder for it.
     support: full
   diff_mode:
     description: Shows the NodeConfig before and after, with the activation code masked.
@@ -252,6 +253,22 @@ def write_file(module, path, text):
     os.chmod(path, FILE_MODE)
 
 
+PENDING_ACTIVATION = "(the activation the run creates)"
+
+
+def check_mode_activation(module, wanted):
+    """In check mode, the SSM activation of an unregistered host does not exist yet (hybridnodes.eks.ssm_activation
+    only predicts it), so the NodeConfig is checked and predicted with a well-formed stand-in for it. Returns whether
+    it did; a real run without an activation still fails."""
+    if not module.check_mode or module.params["credential_provider"] != "ssm":
+        return False
+    hybrid = (wanted.get("spec") or {}).get("hybrid")
+    if not isinstance(hybrid, dict) or hybrid.get("ssm") or hybrid.get("iamRolesAnywhere"):
+        return False
+    hybrid["ssm"] = {"activationId": "00000000-0000-4000-8000-000000000000", "activationCode": "0" * 20}
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -283,6 +300,7 @@ def main():
     path = module.params["path"]
     existing, existing_text = read_existing(path)
     wanted = desired_document(module.params, existing)
+    pending = check_mode_activation(module, wanted)
     code = (((wanted.get("spec") or {}).get("hybrid") or {}).get("ssm") or {}).get("activationCode")
     if code:
         module.no_log_values.add(code)  # the kept one from the file is a secret too
@@ -297,12 +315,15 @@ def main():
     text = dump(wanted)
     mode_ok = existing_text is not None and (os.stat(path).st_mode & 0o777) == FILE_MODE
     changed = existing_text != text or not mode_ok
-    result = dict(changed=changed, path=path, node_config=nodeconfig.masked(wanted), problems=[])
+    shown = nodeconfig.masked(wanted)
+    if pending:
+        shown["spec"]["hybrid"]["ssm"]["activationId"] = PENDING_ACTIVATION
+    result = dict(changed=changed, path=path, node_config=shown, problems=[])
     if module._diff:
         result["diff"] = dict(
             before_header=path, after_header=path,
             before=dump(nodeconfig.masked(existing)) if existing_text is not None else "",
-            after=dump(nodeconfig.masked(wanted)))
+            after=dump(shown))
     if changed and not module.check_mode:
         write_file(module, path, text)
     module.exit_json(**result)

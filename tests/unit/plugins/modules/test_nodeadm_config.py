@@ -98,3 +98,22 @@ def test_missing_activation_on_a_new_host_is_refused(capsys, base):
     result, _out = run(capsys, **fresh)
     assert result["failed"] is True
     assert "ssm_activation_id" in [item["field"] for item in result["problems"]]
+
+
+def test_check_mode_on_a_new_host_predicts_with_the_activation_the_run_creates(capsys, base):
+    fresh = dict(base)
+    del fresh["ssm_activation_id"], fresh["ssm_activation_code"]
+    result, _out = run(capsys, _ansible_check_mode=True, _ansible_diff=True, **fresh)
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert not os.path.exists(base["path"])
+    assert result["node_config"]["spec"]["hybrid"]["ssm"]["activationId"] == nodeadm_config.PENDING_ACTIVATION
+    assert nodeadm_config.PENDING_ACTIVATION in result["diff"]["after"]
+
+
+def test_check_mode_still_refuses_what_else_is_wrong_on_a_new_host(capsys, base):
+    fresh = dict(base, node_ip="10.99.0.1")
+    del fresh["ssm_activation_id"], fresh["ssm_activation_code"]
+    result, _out = run(capsys, _ansible_check_mode=True, **fresh)
+    assert result["failed"] is True
+    assert [item["field"] for item in result["problems"]] == ["node_ip"]

@@ -225,3 +225,18 @@ def test_missing_nodeconfig_blocks_init(capsys, host):
     result = run(capsys, host)
     assert result["failed"] is True and "nodeadm_config" in result["msg"]
     assert mutating(host) == []
+
+
+def test_check_mode_on_a_host_without_nodeadm_predicts_a_fresh_join(capsys, host):
+    host.binary.unlink()
+    result = run(capsys, host, check_mode=True)
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True and result["actions"] == ["install", "init"]
+    assert host.nodeadm_calls() == []
+
+
+def test_a_real_run_without_nodeadm_is_refused_with_the_fix(capsys, host):
+    host.binary.unlink()
+    result = run(capsys, host)
+    assert result["failed"] is True and "download nodeadm first" in result["msg"]
+    assert host.nodeadm_calls() == []
