@@ -179,6 +179,25 @@ def check_cluster(cluster):
                     "Copy the id from the AWS console or CLI (%s-followed by 8 or 17 hex digits)." % prefix,
                     variable=variable))
 
+    gateways = [variable for variable in ("hybrid_vpn_gateway_id", "hybrid_transit_gateway_id") if _is_set(cluster.get(variable))]
+    if len(gateways) > 1:
+        problems.append(problem(
+            "conflict", "hybrid_vpn_gateway_id and hybrid_transit_gateway_id are both set; the VPC route tables send the "
+            "hybrid CIDRs to one target.",
+            "Keep the gateway the Site-to-Site VPN is attached to (hybrid_vpn_gateway_id for a virtual private gateway, "
+            "hybrid_transit_gateway_id for a transit gateway) and remove the other.", variable="hybrid_transit_gateway_id"))
+
+    targets = cluster.get("hybrid_validate_vpc_targets")
+    if not _is_set(targets):
+        missing("hybrid_validate_vpc_targets",
+                "Set hybrid_validate_vpc_targets to what every edge host must reach in the VPC for validate.yml (the "
+                "last stage of site.yml): an ADDRESS to ping or ADDRESS:PORT to connect to, such as a cloud node or "
+                "the cluster endpoint's address with :443.")
+    elif not _is_str_list(targets):
+        problems.append(problem("type", "hybrid_validate_vpc_targets is %s; it must be a list of strings." % _type_name(targets),
+                                "Write hybrid_validate_vpc_targets as a YAML list of ADDRESS or ADDRESS:PORT.",
+                                variable="hybrid_validate_vpc_targets"))
+
     provider = cluster.get("hybrid_credential_provider", "ssm")
     if provider not in CREDENTIAL_PROVIDERS:
         problems.append(problem(

@@ -13,6 +13,7 @@ CLUSTER = {
     "hybrid_cluster_name": "hybrid-example", "hybrid_region": "us-west-2", "hybrid_kubernetes_version": "1.31",
     "hybrid_vpc_cidrs": ["10.100.0.0/16"], "hybrid_remote_node_cidrs": ["10.200.0.0/16"],
     "hybrid_remote_pod_cidrs": ["192.168.0.0/16"], "hybrid_nodeadm_version": "v1.0.20",
+    "hybrid_validate_vpc_targets": ["10.100.0.10"],
     "unrelated": "ignored",
 }
 

@@ -26,6 +26,7 @@ CLUSTER = {
     "hybrid_remote_pod_cidrs": ["192.168.0.0/16"],
     "hybrid_route_table_ids": ["rtb-0a1b2c3d4e5f60718"],
     "hybrid_nodeadm_version": "v1.0.20",
+    "hybrid_validate_vpc_targets": ["10.100.0.10", "10.100.0.20:443"],
 }
 POOL = {
     "hybrid_node_labels": {"hybridnodes.eks/pool": "general"},
@@ -120,7 +121,8 @@ def test_aws_ids(variable, value):
 
 def test_aws_ids_of_both_lengths_pass():
     assert check(changed_cluster(hybrid_vpc_id="vpc-0a1b2c3d", hybrid_vpn_gateway_id="vgw-0a1b2c3d4e5f60718",
-                                 hybrid_transit_gateway_id="tgw-0a1b2c3d", hybrid_vpn_connection_id="vpn-0a1b2c3d4e5f60718")) == []
+                                 hybrid_vpn_connection_id="vpn-0a1b2c3d4e5f60718")) == []
+    assert check(changed_cluster(hybrid_transit_gateway_id="tgw-0a1b2c3d")) == []
 
 
 def test_unquoted_kubernetes_version_gets_a_hint_and_a_good_float_passes():
@@ -286,3 +288,18 @@ def test_a_broken_inventory_reports_every_problem_at_once():
                                       "address-outside", "invalid", "role-input"])
     for item in problems:
         assert item["message"] and item["fix"]
+
+
+def test_one_gateway_target_for_the_route_tables():
+    both = changed_cluster(hybrid_vpn_gateway_id="vgw-0a1b2c3d4e5f60718", hybrid_transit_gateway_id="tgw-0a1b2c3d4e5f60718")
+    problems = check(both)
+    assert [(item["code"], item["variable"]) for item in problems] == [("conflict", "hybrid_transit_gateway_id")]
+    assert "remove the other" in problems[0]["fix"]
+    assert check(changed_cluster(hybrid_vpn_gateway_id="vgw-0a1b2c3d4e5f60718")) == []
+    assert check(changed_cluster(hybrid_transit_gateway_id="tgw-0a1b2c3d4e5f60718")) == []
+
+
+@pytest.mark.parametrize("value, code", [(None, "missing"), ([], "missing"), ("10.100.0.10", "type")])
+def test_validation_needs_what_the_edge_hosts_must_reach(value, code):
+    problems = check(changed_cluster(hybrid_validate_vpc_targets=value))
+    assert [(item["code"], item["variable"]) for item in problems] == [(code, "hybrid_validate_vpc_targets")]
