@@ -20,6 +20,10 @@ makes the routes survive a reboot for whichever network stack is in charge:
 
 The file is the marker of what the collection manages: routes are removed
 only when the file lists them, so routes written by others are never touched.
+Each route set has its own file: the edge hosts' VPC routes (set ``vpc``, the
+original file name) and, on a Linux VPN gateway, the pod CIDR of every hybrid
+node via its InternalIP (set ``pods``, each destination with its own next hop,
+``purge_within`` bounding what a run may delete).
 Runs on the managed host: Python standard library only.
 """
 
@@ -33,6 +37,9 @@ import re
 
 MARKER = "hybridnodes.eks"
 FILE_STEM = "hybridnodes-eks-routes"
+# The route set of the edge hosts' VPC routes, whose file keeps the original name and header.
+DEFAULT_ROUTE_SET = "vpc"
+ROUTE_SET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 STACKS = ("networkd", "netplan", "networkmanager", "ifupdown", "ifcfg")
 NETWORKD_DIRS = ("/etc/systemd/network", "/run/systemd/network", "/usr/lib/systemd/network", "/lib/systemd/network")
 HEADER = "# Managed by %s (static_route): routes to the EKS VPC via the VPN server. Do not edit.\n" % MARKER
@@ -40,6 +47,33 @@ HEADER = "# Managed by %s (static_route): routes to the EKS VPC via the VPN serv
 
 class RouteInputError(ValueError):
     """Options that cannot make a valid route, reported before any change."""
+
+
+def file_stem(route_set=DEFAULT_ROUTE_SET):
+    """The file name stem of a route set: each set has its own file, the record of the routes it manages."""
+    if route_set in (None, "", DEFAULT_ROUTE_SET):
+        return FILE_STEM
+    return "%s-%s" % (FILE_STEM, route_set)
+
+
+def header(route_set=DEFAULT_ROUTE_SET):
+    """The first comment line of a route set's file; it tells which set owns the file."""
+    if route_set in (None, "", DEFAULT_ROUTE_SET):
+        return HEADER
+    return "# Managed by %s (static_route, route set %s). Do not edit.\n" % (MARKER, route_set)
+
+
+def owned(text, route_set=DEFAULT_ROUTE_SET):
+    """Whether an existing file was written for this route set (and may be rewritten or removed)."""
+    return header(route_set).rstrip("\n") in (text or "").splitlines()
+
+
+def route_set_problem(route_set):
+    """Why ``route_set`` cannot name a route set, or None."""
+    if not ROUTE_SET_PATTERN.match(route_set or ""):
+        return ("route_set %r must be 1 to 32 lower-case letters, digits or dashes (it names the route file), "
+                "such as pods." % (route_set,))
+    return None
 
 
 def network(text):
@@ -83,6 +117,71 @@ def input_problems(destinations, gateway, state):
     return problems
 
 
+def _within(net, networks):
+    return any(net.subnet_of(outer) for outer in networks)
+
+
+def purge_networks(purge_within):
+    """(networks, problems) of the purge_within option."""
+    networks, problems = [], []
+    for text in purge_within or []:
+        try:
+            networks.append(network(text))
+        except ValueError:
+            problems.append("purge_within %r is not an IPv4 CIDR such as 10.201.0.0/16; fix it (normally "
+                            "hybrid_remote_pod_cidrs)." % (text,))
+    return networks, problems
+
+
+def routes_problems(routes, purge_within=None):
+    """Every problem with the ``routes`` option (destinations with their own next hops), at once.
+
+    ``routes``: [{"destination", "next_hop", "node"}]. A destination may appear once only; a next hop
+    may not lie in its own destination; with ``purge_within`` every destination must lie inside it.
+    """
+    problems = []
+    inside, problems_within = purge_networks(purge_within)
+    problems.extend(problems_within)
+    seen = {}
+    for route in routes or []:
+        dest, hop = route.get("destination"), route.get("next_hop")
+        what = " (node %s)" % route["node"] if route.get("node") else ""
+        try:
+            net = network(dest)
+        except ValueError:
+            problems.append("routes: destination %r%s is not an IPv4 CIDR such as 10.201.0.0/25." % (dest, what))
+            continue
+        try:
+            gw = ipaddress.ip_address(str(hop).strip())
+            if gw.version != 4:
+                raise ValueError(hop)
+        except ValueError:
+            problems.append("routes: next hop %r of %s%s is not an IPv4 address." % (hop, net, what))
+            continue
+        if gw in net:
+            problems.append("routes: next hop %s of %s%s lies inside the destination; a next hop must be reachable "
+                            "without the route (for pod CIDRs use the node's InternalIP)." % (gw, net, what))
+        if str(net) in seen and seen[str(net)] != str(gw):
+            problems.append("routes: %s is given twice, via %s and via %s%s; a destination has one next hop (two "
+                            "nodes with one pod CIDR: check the CiliumNodes)." % (net, seen[str(net)], gw, what))
+        seen.setdefault(str(net), str(gw))
+        if inside and not _within(net, inside):
+            problems.append("routes: %s%s lies outside purge_within (%s); the route set manages only routes inside "
+                            "it: fix the route or purge_within (hybrid_remote_pod_cidrs)."
+                            % (net, what, ", ".join(str(n) for n in inside)))
+    return problems
+
+
+def desired_from_routes(routes, dev):
+    """The routes wanted from the ``routes`` option: sorted, one per destination."""
+    seen = {}
+    for route in routes or []:
+        net = str(network(route["destination"]))
+        seen.setdefault(net, {"dst": net, "gateway": str(ipaddress.ip_address(str(route["next_hop"]).strip())),
+                              "dev": dev})
+    return [seen[key] for key in sorted(seen, key=network)]
+
+
 def desired_routes(destinations, gateway, dev):
     """The routes wanted: one per destination, sorted, deduplicated."""
     seen = {}
@@ -112,37 +211,45 @@ def parse_ip_routes(data):
     return routes
 
 
-def next_hop_problem(gateway, route_get, nic=None):
+def next_hop_problem(gateway, route_get, nic=None, source="hybrid_vpn_server_ip"):
     """Why ``gateway`` cannot be a next hop, or None. ``route_get`` is ``ip -j route get GW`` parsed (or None).
 
     A next hop must be on-link: the kernel reaches it directly through an
-    interface, not through another router.
+    interface, not through another router. ``source`` names where the next hop
+    comes from, for the fix (the VPN server IP, or a node's InternalIP).
     """
     if not route_get:
-        return ("next hop %s is unreachable from this host (no route to it); hybrid_vpn_server_ip must be an address "
-                "on one of the host's networks." % gateway)
+        return ("next hop %s is unreachable from this host (no route to it); %s must be an address "
+                "on one of the host's networks." % (gateway, source))
     entry = route_get[0]
     if entry.get("type") not in (None, "unicast"):
-        return "next hop %s is %s on this host; hybrid_vpn_server_ip must be a neighbour address." % (gateway, entry.get("type"))
+        return "next hop %s is %s on this host; %s must be a neighbour address." % (gateway, entry.get("type"), source)
     if entry.get("gateway"):
-        return ("next hop %s is not on-link: this host reaches it through %s via %s. hybrid_vpn_server_ip must be on "
-                "the host's own network (the VPN server's LAN address); fix it or the host's address."
-                % (gateway, entry.get("gateway"), entry.get("dev")))
+        if source == "hybrid_vpn_server_ip":
+            where = "the host's own network (the VPN server's LAN address); fix it or the host's address."
+        else:
+            where = "a network of this host (the gateway's leg on the edge network); check the node's address."
+        return ("next hop %s is not on-link: this host reaches it through %s via %s. %s must be on %s"
+                % (gateway, entry.get("gateway"), entry.get("dev"), source, where))
     if nic and entry.get("dev") != nic:
-        return ("next hop %s is on-link on %s, not on %s (hybrid_nic); fix hybrid_nic or hybrid_vpn_server_ip."
-                % (gateway, entry.get("dev"), nic))
+        return ("next hop %s is on-link on %s, not on %s (hybrid_nic); fix hybrid_nic or %s."
+                % (gateway, entry.get("dev"), nic, source))
     return None
 
 
-def plan(desired, kernel, managed):
+def plan(desired, kernel, managed, purge_within=None):
     """What to change in the kernel.
 
     ``desired``: routes wanted; ``kernel``: parse_ip_routes(); ``managed``:
     routes the persistent file lists (what the collection put there before).
-    Returns {"replace": [...], "delete": [...], "keep": [...]}: replace the
-    desired routes the kernel lacks or holds otherwise; delete the managed
-    routes no longer wanted that the kernel still holds as the file says.
+    Returns {"replace": [...], "delete": [...], "keep": [...], "retain": [...]}:
+    replace the desired routes the kernel lacks or holds otherwise; delete the
+    managed routes no longer wanted that the kernel still holds as the file
+    says. With ``purge_within`` (a list of CIDRs), only managed routes inside
+    those networks are deleted; the others are left alone in the kernel and
+    stay in the file (``retain``).
     """
+    inside = purge_networks(purge_within)[0]
     by_dst = {}
     for route in kernel:
         by_dst.setdefault(route["dst"], []).append(route)
@@ -156,14 +263,19 @@ def plan(desired, kernel, managed):
             keep.append(route)
         else:
             replace.append(route)
+    retain = []
     for route in managed:
         if route["dst"] in wanted:
+            continue
+        if inside and not _within(network(route["dst"]), inside):
+            if route not in retain:
+                retain.append({"dst": route["dst"], "gateway": route["gateway"]})
             continue
         for current in by_dst.get(route["dst"], []):
             if current.get("gateway") == route["gateway"]:
                 delete.append({"dst": route["dst"], "gateway": route["gateway"], "dev": current.get("dev")})
                 break
-    return {"replace": replace, "delete": delete, "keep": keep}
+    return {"replace": replace, "delete": delete, "keep": keep, "retain": retain}
 
 
 def route_argv(ip_binary, action, route):
@@ -246,7 +358,7 @@ def detect_stack(facts):
     Returns (stack or None, reason).
     """
     nic = facts.get("nic")
-    netplan = [p for p in facts.get("netplan_files") or [] if not p.endswith(FILE_STEM + ".yaml")]
+    netplan = [p for p in facts.get("netplan_files") or [] if not p.rsplit("/", 1)[-1].startswith("90-" + FILE_STEM)]
     if netplan:
         return "netplan", "netplan configuration in /etc/netplan (%s)" % ", ".join(sorted(netplan))
     if facts.get("networkmanager_active") and facts.get("networkmanager_manages_nic"):
@@ -266,50 +378,52 @@ def detect_stack(facts):
 # Persistent configuration per stack
 
 
-def persistent_path(stack, nic, network_file=None):
-    """Where the collection's route file lives for this stack."""
+def persistent_path(stack, nic, network_file=None, route_set=DEFAULT_ROUTE_SET):
+    """Where the file of a route set lives for this stack (RHEL's route-<nic> is one file for every set)."""
+    stem = file_stem(route_set)
     if stack == "networkd":
         if not network_file:
             raise RouteInputError("systemd-networkd needs the .network file that configures %s" % nic)
         name = network_file.rsplit("/", 1)[1]
-        return "/etc/systemd/network/%s.d/%s.conf" % (name, FILE_STEM)
+        return "/etc/systemd/network/%s.d/%s.conf" % (name, stem)
     if stack == "netplan":
-        return "/etc/netplan/90-%s.yaml" % FILE_STEM
+        return "/etc/netplan/90-%s.yaml" % stem
     if stack == "networkmanager":
-        return "/etc/NetworkManager/dispatcher.d/50-%s" % FILE_STEM
+        return "/etc/NetworkManager/dispatcher.d/50-%s" % stem
     if stack == "ifupdown":
-        return "/etc/network/if-up.d/%s" % FILE_STEM
+        return "/etc/network/if-up.d/%s" % stem
     if stack == "ifcfg":
         return "/etc/sysconfig/network-scripts/route-%s" % nic
     raise RouteInputError("unknown network stack %r (one of %s)" % (stack, ", ".join(STACKS)))
 
 
-def _hook_script(nic, routes, variable):
-    lines = ["#!/bin/sh", HEADER.rstrip("\n"),
+def _hook_script(nic, routes, variable, first_line=HEADER):
+    lines = ["#!/bin/sh", first_line.rstrip("\n"),
              '[ "%s" = "%s" ] || exit 0' % (variable, nic)]
     for route in routes:
         lines.append("ip -4 route replace %s via %s dev %s proto static" % (route["dst"], route["gateway"], nic))
     return "\n".join(lines) + "\n"
 
 
-def render(stack, nic, routes):
+def render(stack, nic, routes, route_set=DEFAULT_ROUTE_SET):
     """The file content that makes ``routes`` persistent, or None when there are none (the file goes)."""
     if not routes:
         return None
     routes = sorted(routes, key=lambda r: network(r["dst"]))
+    first = header(route_set)
     if stack == "networkd":
-        return HEADER + "".join("\n[Route]\nDestination=%s\nGateway=%s\n" % (r["dst"], r["gateway"]) for r in routes)
+        return first + "".join("\n[Route]\nDestination=%s\nGateway=%s\n" % (r["dst"], r["gateway"]) for r in routes)
     if stack == "netplan":
         body = "".join("        - to: %s\n          via: %s\n" % (r["dst"], r["gateway"]) for r in routes)
-        return HEADER + "network:\n  version: 2\n  ethernets:\n    %s:\n      routes:\n%s" % (nic, body)
+        return first + "network:\n  version: 2\n  ethernets:\n    %s:\n      routes:\n%s" % (nic, body)
     if stack == "networkmanager":
         # NetworkManager runs dispatcher scripts with the interface as $1 and the action as $2.
-        return _hook_script(nic, routes, "$1").replace(
+        return _hook_script(nic, routes, "$1", first).replace(
             "|| exit 0", "|| exit 0\ncase \"$2\" in up|dhcp4-change|reapply) ;; *) exit 0 ;; esac", 1)
     if stack == "ifupdown":
-        return _hook_script(nic, routes, "$IFACE")
+        return _hook_script(nic, routes, "$IFACE", first)
     if stack == "ifcfg":
-        return HEADER + "".join("%s via %s dev %s\n" % (r["dst"], r["gateway"], nic) for r in routes)
+        return first + "".join("%s via %s dev %s\n" % (r["dst"], r["gateway"], nic) for r in routes)
     raise RouteInputError("unknown network stack %r (one of %s)" % (stack, ", ".join(STACKS)))
 
 

@@ -10,21 +10,26 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: static_route
-short_description: Routes from an edge host to the EKS VPC via the VPN server, applied now and made persistent
+short_description: Static routes on a Linux host (edge host or VPN gateway), applied now and made persistent
 version_added: 0.1.0
 description:
   - Ensures the routes O(destinations) (the EKS VPC CIDRs, C(hybrid_vpc_cidrs)) via O(gateway)
     (the VPN server IP, C(hybrid_vpn_server_ip)) on the host it runs on.
+  - Or, with O(routes), destinations each with its own next hop, such as the pod CIDR of every hybrid
+    node via the node's InternalIP on a Linux VPN gateway (from M(hybridnodes.eks.cilium_pod_routes_info)),
+    all in one execution.
   - Applies them at once with C(ip route replace) and makes them survive a reboot with one file for the
     network stack in charge of the interface, detected on the host (or given with O(network_stack)),
     that is a systemd-networkd drop-in C(<network file>.d/hybridnodes-eks-routes.conf), a netplan file
     C(/etc/netplan/90-hybridnodes-eks-routes.yaml), a NetworkManager dispatcher script, an ifupdown
     C(if-up.d) hook, or a RHEL C(route-<nic>) file.
   - That file is the record of what the module manages. With O(state=absent), or when a destination
-    leaves O(destinations), only the routes the file lists are deleted from the kernel; routes written
-    by others are never touched.
+    leaves O(destinations) or O(routes), only the routes the file lists are deleted from the kernel; routes written
+    by others are never touched. Each O(route_set) has its own file, so the VPC routes of an edge host and the
+    pod routes of a VPN gateway are managed apart.
   - Checks before any change, reporting every problem at once, that the options are IPv4 and that the
-    next hop is on-link (reached directly, not through another router) on the interface.
+    next hop is on-link (reached directly, not through another router) on the interface (every next hop of
+    O(routes), on one interface).
   - Reads the kernel's routes once (C(ip -j route)) and changes only what differs; a re-run changes nothing.
   - Runs on the managed host with the Python standard library and C(iproute2) only.
 author:
@@ -40,8 +45,47 @@ options:
   gateway:
     description:
       - The next hop, normally the VPN server IP on the edge network (C(hybrid_vpn_server_ip)).
-      - Required with O(state=present); must be on-link on O(nic).
+      - Required with O(state=present) and O(destinations); must be on-link on O(nic).
     type: str
+  routes:
+    description:
+      - Destinations each with its own next hop, instead of O(destinations) and O(gateway); the items of
+        M(hybridnodes.eks.cilium_pod_routes_info)'s C(routes) fit as they are.
+      - With O(state=present), exactly these routes are the route set; an empty list removes the set's routes
+        (within O(purge_within)).
+      - A destination may appear once; every next hop must be on-link on the same interface.
+    type: list
+    elements: dict
+    suboptions:
+      destination:
+        description: The network to route (a pod CIDR).
+        type: str
+        required: true
+      next_hop:
+        description: The address the network is reached through (the node's InternalIP).
+        type: str
+        required: true
+        aliases: [gateway]
+      node:
+        description: What the route serves (the node name), shown in problems.
+        type: str
+  route_set:
+    description:
+      - Names the routes this execution manages and their file (V(vpc) keeps the file name
+        C(hybridnodes-eks-routes); another name such as V(pods) gives C(hybridnodes-eks-routes-pods)).
+      - A run changes and removes only the routes of its own set. RHEL's C(route-<nic>) is one file per
+        interface, so there one set per interface only.
+    type: str
+    default: vpc
+  purge_within:
+    description:
+      - The networks this route set manages, normally the remote pod networks (C(hybrid_remote_pod_cidrs)).
+      - When given, every wanted route must lie inside them, and a managed route that is no longer wanted
+        is deleted only when it lies inside them (the others stay, in the kernel and in the file).
+      - Empty means every managed route that is no longer wanted is deleted.
+    type: list
+    elements: str
+    default: []
   nic:
     description:
       - The interface the routes leave by. V(auto) means the interface of the default route.
@@ -83,6 +127,19 @@ EXAMPLES = r"""
     nic: "{{ hybrid_nic | default('auto') }}"
   when: hybrid_vpn_server_ip is defined
 
+- name: Read the pod CIDR of every hybrid node
+  hybridnodes.eks.cilium_pod_routes_info:
+    remote_pod_cidrs: "{{ hybrid_remote_pod_cidrs }}"
+  register: pod_routes
+  delegate_to: localhost
+  run_once: true
+
+- name: Route each pod CIDR via its node on the VPN gateway; the routes of departed nodes go
+  hybridnodes.eks.static_route:
+    routes: "{{ pod_routes.routes }}"
+    route_set: pods
+    purge_within: "{{ hybrid_remote_pod_cidrs }}"
+
 - name: Remove the routes the collection manages
   hybridnodes.eks.static_route:
     state: absent
@@ -109,17 +166,25 @@ path:
   returned: when a network stack is in use
   type: str
   sample: /etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf
+route_set:
+  description: The route set of this run.
+  returned: always
+  type: str
+  sample: pods
 routes:
-  description: The managed routes after the run (predicted in check mode).
+  description: The managed routes of the route set after the run (predicted in check mode).
   returned: always
   type: list
   elements: dict
   sample: [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}]
 plan:
-  description: The kernel changes, C(replace) and C(delete) lists of routes, and those already right in C(keep).
+  description:
+    - The kernel changes, C(replace) and C(delete) lists of routes, those already right in C(keep), and in
+      C(retain) the managed routes no longer wanted that lie outside O(purge_within) and are left alone.
   returned: always
   type: dict
-  sample: {"replace": [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}], "delete": [], "keep": []}
+  sample: {"replace": [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}], "delete": [], "keep": [],
+           "retain": []}
 file_changed:
   description: Whether the persistent file was (or would be) written or removed.
   returned: always
@@ -217,25 +282,68 @@ def remove_file(path, stack):
         os.rmdir(directory)
 
 
+def _fail(module, problems, **extra):
+    module.fail_json(msg="static_route: %d problem(s), nothing changed: %s" % (len(problems), " ".join(problems)),
+                     problems=problems, **extra)
+
+
+def _next_hops_dev(module, ip_binary, hops, nic, problems, source):
+    """The interface on which every next hop is on-link (one `ip route get` per next hop), or None."""
+    devs = {}
+    for hop in hops:
+        route_get, error = _ip_json(module, ip_binary, ["route", "get", hop], "checking the next hop")
+        problem = rt.next_hop_problem(hop, None if error else route_get, nic, source)
+        if problem:
+            problems.append(problem)
+        else:
+            devs.setdefault(route_get[0].get("dev"), []).append(hop)
+    if len(devs) > 1:
+        problems.append("the next hops are on-link on different interfaces (%s); one run manages the routes of one "
+                        "interface: set nic (a route set per interface)."
+                        % "; ".join("%s: %s" % (dev, ", ".join(h)) for dev, h in sorted(devs.items())))
+        return None
+    return next(iter(devs)) if devs else None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             destinations=dict(type="list", elements="str", default=[]),
             gateway=dict(type="str"),
+            routes=dict(type="list", elements="dict", options=dict(
+                destination=dict(type="str", required=True),
+                next_hop=dict(type="str", required=True, aliases=["gateway"]),
+                node=dict(type="str"),
+            )),
+            route_set=dict(type="str", default=rt.DEFAULT_ROUTE_SET),
+            purge_within=dict(type="list", elements="str", default=[]),
             nic=dict(type="str", default="auto"),
             network_stack=dict(type="str", default="auto", choices=["auto", "none"] + list(rt.STACKS)),
             reload=dict(type="bool", default=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
         ),
+        mutually_exclusive=[("routes", "destinations"), ("routes", "gateway")],
         supports_check_mode=True,
     )
     params = module.params
     present = params["state"] == "present"
-    problems = rt.input_problems(params["destinations"] if present else [], params["gateway"] if present else None,
-                                 params["state"])
+    route_set = params["route_set"]
+    by_routes = params["routes"] is not None
+    problems = []
+    problem = rt.route_set_problem(route_set)
+    if problem:
+        problems.append(problem)
+    if by_routes:
+        # An empty list is a valid wish: no route in this set (every managed one inside purge_within goes).
+        problems += rt.routes_problems(params["routes"] if present else [], params["purge_within"])
+        hops = sorted(set(str(r["next_hop"]).strip() for r in params["routes"])) if present and not problems else []
+    else:
+        problems += rt.input_problems(params["destinations"] if present else [], params["gateway"] if present else None,
+                                      params["state"])
+        problems += rt.purge_networks(params["purge_within"])[1]
+        hops = [params["gateway"]] if present and params["gateway"] else []
     if problems:
-        module.fail_json(msg="static_route: %d problem(s), nothing changed: %s" % (len(problems), " ".join(problems)),
-                         problems=problems)
+        _fail(module, problems)
 
     ip_binary = module.get_bin_path("ip", required=True)
     data, error = _ip_json(module, ip_binary, ["route", "show", "table", "main"], "reading routes")
@@ -247,27 +355,24 @@ def main():
     if nic == "auto":
         defaults = [r for r in kernel if r["dst"] == "0.0.0.0/0" and r.get("dev")]
         nic = defaults[0]["dev"] if defaults else None
-    if present and not nic:
+    if present and not nic and hops:
         problems.append("nic=auto but the host has no default route; set hybrid_nic to the interface of the edge network.")
 
     dev = nic
-    if present:
-        route_get, error = _ip_json(module, ip_binary, ["route", "get", params["gateway"]], "checking the next hop")
-        problem = rt.next_hop_problem(params["gateway"], None if error else route_get,
-                                      nic if params["nic"] != "auto" else None)
-        if problem:
-            problems.append(problem)
-        elif params["nic"] == "auto":
-            dev = route_get[0].get("dev") or nic
+    if hops:
+        hop_dev = _next_hops_dev(module, ip_binary, hops, nic if params["nic"] != "auto" else None, problems,
+                                 "the node's InternalIP" if by_routes else "hybrid_vpn_server_ip")
+        if hop_dev and params["nic"] == "auto":
+            dev = hop_dev
 
     stack, reason = params["network_stack"], "given by network_stack"
     if stack == "auto":
-        if nic:
+        if dev:
             stack, reason = rt.detect_stack(gather_stack_facts(module, dev))
         else:
             stack, reason = None, "no interface to look for (no default route and nic=auto)"
         if stack is None:
-            if present:
+            if present and hops:
                 problems.append("%s; set network_stack (or none to apply the routes until the next reboot only)." % reason)
             stack = "none"
     path, before_text = None, None
@@ -276,22 +381,28 @@ def main():
         if stack == "networkd":
             network_file = rt.networkd_network_file(gather_stack_facts(module, dev)["networkd_files"], dev)
         try:
-            path = rt.persistent_path(stack, dev, network_file)
+            path = rt.persistent_path(stack, dev, network_file, route_set)
         except rt.RouteInputError as exc:
             problems.append("%s; fix hybrid_nic or set network_stack." % exc)
         if path:
             before_text = _read(path)
-            if before_text is not None and rt.MARKER not in before_text:
-                problems.append("%s exists and is not managed by %s; merge the routes into it by hand or move it away."
-                                % (path, rt.MARKER))
+            if before_text is not None and not rt.owned(before_text, route_set):
+                problems.append("%s exists and is not the file of route set %s (managed by %s); merge the routes into "
+                                "it by hand, move it away, or use the route set that owns it."
+                                % (path, route_set, rt.MARKER))
     if problems:
-        module.fail_json(msg="static_route: %d problem(s), nothing changed: %s" % (len(problems), " ".join(problems)),
-                         problems=problems, network_stack=stack, network_stack_reason=reason)
+        _fail(module, problems, network_stack=stack, network_stack_reason=reason)
 
     managed = rt.parse_persistent(stack, before_text) if path else []
-    desired = rt.desired_routes(params["destinations"], params["gateway"], dev) if present else []
-    change = rt.plan(desired, kernel, managed)
-    after_text = rt.render(stack, dev, desired) if path else None
+    if not present:
+        desired = []
+    elif by_routes:
+        desired = rt.desired_from_routes(params["routes"], dev)
+    else:
+        desired = rt.desired_routes(params["destinations"], params["gateway"], dev)
+    change = rt.plan(desired, kernel, managed, params["purge_within"] if present else None)
+    recorded = sorted(desired + [dict(r, dev=dev) for r in change["retain"]], key=lambda r: rt.network(r["dst"]))
+    after_text = rt.render(stack, dev, recorded, route_set) if path else None
     file_changed = bool(path) and after_text != before_text
 
     changed = bool(change["replace"] or change["delete"] or file_changed)
@@ -317,16 +428,17 @@ def main():
                     if rc != 0:
                         module.fail_json(msg="Wrote %s but `networkctl reload` failed: %s" % (path, err or out))
 
-    result = dict(changed=changed, nic=dev, network_stack=stack, network_stack_reason=reason,
-                  routes=desired, plan=change, file_changed=file_changed)
+    result = dict(changed=changed, nic=dev, network_stack=stack, network_stack_reason=reason, route_set=route_set,
+                  routes=recorded, plan=change, file_changed=file_changed)
     if path:
         result["path"] = path
     if module._diff:
         kernel_before = [r for r in managed if any(k["dst"] == r["dst"] and k.get("gateway") == r["gateway"] for k in kernel)]
-        kernel_before += [r for r in change["keep"] if r not in kernel_before]
+        kernel_before += [r for r in change["keep"]
+                          if not any(b["dst"] == r["dst"] and b["gateway"] == r["gateway"] for b in kernel_before)]
         diffs = [dict(before_header="managed routes (ip route)", after_header="managed routes (ip route)",
                       before=rt.describe([dict(r, dev=None) for r in kernel_before]),
-                      after=rt.describe([dict(r, dev=None) for r in desired]))]
+                      after=rt.describe([dict(r, dev=None) for r in recorded]))]
         if path:
             diffs.append(dict(before_header=path, after_header=path, before=before_text or "", after=after_text or ""))
         result["diff"] = diffs

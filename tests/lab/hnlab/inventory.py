@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from . import cilium_manifest
+
 POOLS = ("pool_a", "pool_b")
 
 
@@ -23,6 +25,17 @@ def _seed_value(seed: dict, *keys, default=None):
         if seed.get(key) not in (None, "", []):
             return seed[key]
     return default
+
+
+def validate_vars(cfg) -> dict:
+    """The variables of playbooks/validate.yml for the lab. Its cloud worker is a bare network namespace (no pods,
+    no sshd), so the cluster-side probe is a command on the controller that pings from inside it."""
+    return {
+        "hybrid_validate_vpc_targets": [cfg.cloud_worker_ip],
+        "hybrid_validate_probe_method": "command",
+        "hybrid_validate_probe_command": ["ip", "netns", "exec", cfg.netns_worker,
+                                          "ping", "-n", "-c", "2", "-W", "2", "{ip}"],
+    }
 
 
 def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
@@ -65,17 +78,21 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
         "hybrid_remote_pod_cidrs": [cfg.pod_cidr],
         "hybrid_route_table_ids": rtbs or [],
         "hybrid_vpn_gateway_id": _seed_value(seed, "vpn_gateway_id", "vgw_id", "hybrid_vpn_gateway_id", default=""),
-        "hybrid_transit_gateway_id": _seed_value(seed, "transit_gateway_id", "tgw_id",
-                                                 "hybrid_transit_gateway_id", default=""),
         "hybrid_vpn_connection_id": _seed_value(seed, "vpn_connection_id", "hybrid_vpn_connection_id", default=""),
         "hybrid_nodeadm_version": cfg.nodeadm_versions[0],
         "hybrid_nodeadm_base_url": cfg.mirror_base_url,
         "hybrid_aws_endpoint_url": cfg.moto_endpoint,
         "hybrid_kubeconfig": str(cfg.kubeconfig),
         "hybrid_pod_cidr_mask_size": cfg.pod_mask_size,
+        # Cilium from the manifest `labctl up` renders (no helm binary here); the lab runs no pods, so there
+        # is no rollout to wait for.
+        "cilium_method": "manifest",
+        "cilium_manifest_path": str(cilium_manifest.path(cfg)),
+        "cilium_wait_rollout": False,
         # The lab's hosts run Debian, outside the EKS support matrix: the
         # documented override, set explicitly as an operator would.
         "hybrid_allow_unsupported_os": True,
+        **validate_vars(cfg),
         # connection
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(cfg.ssh_key),
@@ -84,6 +101,9 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
     }
     lab_vars = {
         "lab_cloud_worker_ip": cfg.cloud_worker_ip,
+        # The VPN connection is attached to the virtual private gateway, which the route tables use
+        # (hybrid_vpn_gateway_id); the emulator's transit gateway is there for the transit gateway tests.
+        "lab_transit_gateway_id": _seed_value(seed, "transit_gateway_id", "tgw_id", "hybrid_transit_gateway_id", default=""),
         "lab_eks_endpoint_ip": cfg.eks_endpoint_ip,
         "lab_eks_endpoint_port": cfg.eks_endpoint_port,
         "lab_aws_endpoint_port": cfg.aws_endpoint_port,

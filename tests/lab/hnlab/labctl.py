@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 from . import config as config_mod
-from . import edge, inventory, network, nsforward
+from . import cilium_manifest, edge, inventory, network, nsforward
 from . import netns as ns
 
 COMPONENTS = ("k8s", "aws", "nsforward", "mirror", "cilium_operator")
@@ -160,6 +160,8 @@ def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
             # node token it may use once the role has a HYBRID_LINUX access entry.
             files = _component("mirror").standin_host_files(cfg, _component("k8s").node_token(cfg))
             step("stand-in files on the edge hosts", edge.install_files, cfg, files)
+        # The rendered Cilium manifest the lab inventory's cilium_manifest_path names (roles/cilium, method manifest).
+        step("cilium manifest", cilium_manifest.write, cfg)
         step("inventory", inventory.write, cfg, edge.load_hosts(cfg), seed)
         timings["total"] = round(time.monotonic() - t_all, 1)
         data = {"status": "up", "hosts": hosts, "started": time.time(), "timings": timings,
@@ -212,7 +214,7 @@ def down(cfg, log=print) -> dict:
         secs = round(time.monotonic() - t0, 1)
         if left or problems:
             raise LabError(f"down left things behind after {secs}s:\n  " + "\n  ".join(problems + left))
-        for p in (_lab_file(cfg), _seed_file(cfg)):
+        for p in (_lab_file(cfg), _seed_file(cfg), cilium_manifest.path(cfg)):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
         log(f"lab down in {secs}s; nothing left")

@@ -104,3 +104,21 @@ def test_apply_rerun_and_refusals(apiserver, tmp_path):
     assert code != 0, output
     assert "sets cluster-pool-ipv4-cidr 10.202.0.0/16" in output and "clusterPoolIPv4PodCIDRList=10.201.0.0/16" in output
     assert _deployed_pool(apiserver) == POOL
+
+
+def test_a_manifest_whose_workloads_leave_the_hybrid_nodes_is_refused(apiserver, tmp_path):
+    from hnlab import cilium_manifest
+
+    docs = cilium_manifest.build([POOL], 25)
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            del doc["spec"]["template"]["spec"]["affinity"]  # rendered without operator.affinity
+    manifest = tmp_path / "unpinned.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    code, output = _run(apiserver, manifest, POOL)
+    assert code != 0, output
+    assert "Deployment cilium-operator would run outside the hybrid nodes" in output, output
+    assert "DaemonSet cilium" not in output, output
+    with k8s.api_client(apiserver) as api:
+        names = [d.metadata.name for d in client.AppsV1Api(api).list_namespaced_deployment("kube-system").items]
+    assert "cilium-operator" not in names

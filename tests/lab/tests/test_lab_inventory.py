@@ -21,7 +21,7 @@ CLUSTER_VARS = {
     "hybrid_cluster_name", "hybrid_region", "hybrid_kubernetes_version", "hybrid_credential_provider",
     "hybrid_vpc_id", "hybrid_vpc_cidrs", "hybrid_service_cidr", "hybrid_remote_node_cidrs",
     "hybrid_remote_pod_cidrs", "hybrid_route_table_ids", "hybrid_vpn_gateway_id",
-    "hybrid_transit_gateway_id", "hybrid_vpn_connection_id", "hybrid_nodeadm_version",
+    "hybrid_vpn_connection_id", "hybrid_nodeadm_version",
     "hybrid_nodeadm_base_url", "hybrid_aws_endpoint_url", "hybrid_kubeconfig",
     "hybrid_pod_cidr_mask_size", "ansible_user", "ansible_ssh_private_key_file",
     "ansible_ssh_common_args", "ansible_python_interpreter",
@@ -74,8 +74,10 @@ def test_seed_ids_flow_into_cluster_vars():
                             "vpn_gateway_id": "vgw-1", "transit_gateway_id": "tgw-1", "vpn_connection_id": "vpn-1"})
     v = inv["all"]["vars"]
     assert (v["hybrid_vpc_id"], v["hybrid_route_table_ids"], v["hybrid_vpn_gateway_id"],
-            v["hybrid_transit_gateway_id"], v["hybrid_vpn_connection_id"]) == \
-        ("vpc-1", ["rtb-1", "rtb-2"], "vgw-1", "tgw-1", "vpn-1")
+            v["hybrid_vpn_connection_id"]) == ("vpc-1", ["rtb-1", "rtb-2"], "vgw-1", "vpn-1")
+    # One target for the route tables: the transit gateway is the lab's own variable.
+    assert "hybrid_transit_gateway_id" not in v
+    assert inv["all"]["children"]["lab"]["vars"]["lab_transit_gateway_id"] == "tgw-1"
 
 
 def test_written_inventory_parses_with_ansible_inventory(tmp_path):

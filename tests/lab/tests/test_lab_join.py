@@ -56,6 +56,14 @@ def edge_host(lab):
     yield host
     _ssh(lab, host, f"{NODEADM} uninstall --skip pod-validation,node-validation; rm -f {NODEADM} {NODECONFIG}; "
                     f"rm -rf /var/lib/amazon/ssm; ip route del {route}")
+    # The stand-in kubelet registers a deleted Node again until uninstall stops it: delete what it left.
+    from kubernetes import client as kube
+
+    with k8s.api_client(lab) as api:
+        core = kube.CoreV1Api(api)
+        for node in core.list_node().items:
+            if any(a.type == "InternalIP" and a.address == host["ip"] for a in (node.status.addresses or [])):
+                core.delete_node(node.metadata.name)
 
 
 def test_edge_host_joins_through_the_vpn(lab, edge_host):

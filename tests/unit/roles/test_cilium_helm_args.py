@@ -46,7 +46,9 @@ def test_the_pinned_chart_with_the_hybrid_values():
             "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4MaskSize": 25,
                                                           "clusterPoolIPv4PodCIDRList": ["10.201.0.0/16", "10.202.0.0/16"]}},
             "loadBalancer": {"serviceTopology": True},
-            "operator": {"affinity": HYBRID_AFFINITY, "replicas": 1, "unmanagedPodWatcher": {"restart": False}},
+            "operator": {"affinity": HYBRID_AFFINITY, "replicas": 1, "unmanagedPodWatcher": {"restart": False},
+                         "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists"},
+                                         {"key": "node.cilium.io/agent-not-ready", "operator": "Exists"}]},
             "envoy": {"enabled": False},
         },
     }

@@ -74,7 +74,7 @@ def test_plan_moves_a_route_to_a_new_gateway():
     kernel = rt.parse_ip_routes(KERNEL_JSON)
     desired = rt.desired_routes([VPC], "10.200.0.253", "eth0")
     result = rt.plan(desired, kernel, [{"dst": VPC, "gateway": GW}])
-    assert result == {"replace": desired, "delete": [], "keep": []}
+    assert result == {"replace": desired, "delete": [], "keep": [], "retain": []}
 
 
 def test_plan_removes_only_managed_routes():
@@ -89,7 +89,8 @@ def test_plan_removes_only_managed_routes():
 def test_plan_is_empty_when_converged():
     kernel = rt.parse_ip_routes(KERNEL_JSON)
     desired = rt.desired_routes([VPC], GW, "eth0")
-    assert rt.plan(desired, kernel, [{"dst": VPC, "gateway": GW}]) == {"replace": [], "delete": [], "keep": desired}
+    assert rt.plan(desired, kernel, [{"dst": VPC, "gateway": GW}]) == {"replace": [], "delete": [], "keep": desired,
+                                                                       "retain": []}
 
 
 def test_route_argv_is_a_list():
@@ -176,3 +177,75 @@ def test_unknown_stack_is_refused():
         rt.persistent_path("wicked", "eth0")
     with pytest.raises(rt.RouteInputError):
         rt.persistent_path("networkd", "eth0")
+
+
+# --------------------------------------------------------------------------
+# Route sets with a next hop per destination (pod CIDRs on a Linux VPN gateway)
+
+POD = "10.201.0.0/16"
+POD_ROUTES = [{"destination": "10.201.0.128/25", "next_hop": "10.200.0.12", "node": "edge02"},
+              {"destination": "10.201.0.0/25", "next_hop": "10.200.0.11", "node": "edge01"}]
+
+
+def test_routes_give_one_sorted_route_per_destination_with_its_own_next_hop():
+    assert rt.desired_from_routes(POD_ROUTES, "eth0") == [
+        {"dst": "10.201.0.0/25", "gateway": "10.200.0.11", "dev": "eth0"},
+        {"dst": "10.201.0.128/25", "gateway": "10.200.0.12", "dev": "eth0"}]
+    assert rt.routes_problems(POD_ROUTES, [POD]) == []
+
+
+def test_routes_problems_are_all_reported_at_once():
+    problems = rt.routes_problems([
+        {"destination": "10.201.0.0/25", "next_hop": "10.200.0.11", "node": "a"},
+        {"destination": "10.201.0.0/25", "next_hop": "10.200.0.12", "node": "b"},
+        {"destination": "10.201.1.0/25", "next_hop": "10.201.1.1", "node": "c"},
+        {"destination": "172.16.0.0/25", "next_hop": "10.200.0.13", "node": "d"},
+        {"destination": "nope", "next_hop": "10.200.0.14"},
+        {"destination": "10.201.2.0/25", "next_hop": "fd00::1"},
+    ], [POD, "bogus"])
+    assert len(problems) == 6, problems
+    assert "purge_within 'bogus'" in problems[0]
+    assert "10.201.0.0/25 is given twice, via 10.200.0.11 and via 10.200.0.12 (node b)" in problems[1]
+    assert "next hop 10.201.1.1 of 10.201.1.0/25 (node c) lies inside the destination" in problems[2]
+    assert "172.16.0.0/25 (node d) lies outside purge_within (10.201.0.0/16)" in problems[3]
+    assert "'nope'" in problems[4] and "'fd00::1'" in problems[5]
+
+
+def test_plan_deletes_departed_routes_only_inside_purge_within():
+    kernel = rt.parse_ip_routes(KERNEL_JSON + [
+        {"dst": "10.201.0.0/25", "gateway": "10.200.0.11", "dev": "eth0"},
+        {"dst": "10.201.0.128/25", "gateway": "10.200.0.12", "dev": "eth0"},
+        {"dst": "10.77.0.0/24", "gateway": "10.200.0.13", "dev": "eth0"}])
+    managed = [{"dst": "10.201.0.0/25", "gateway": "10.200.0.11"}, {"dst": "10.201.0.128/25", "gateway": "10.200.0.12"},
+               {"dst": "10.77.0.0/24", "gateway": "10.200.0.13"}]
+    desired = rt.desired_from_routes(POD_ROUTES[1:], "eth0")
+    result = rt.plan(desired, kernel, managed, [POD])
+    # edge02 left: its pod route goes; 10.77.0.0/24 is outside the pod networks: left alone and kept on record.
+    assert result == {"replace": [], "keep": desired,
+                      "delete": [{"dst": "10.201.0.128/25", "gateway": "10.200.0.12", "dev": "eth0"}],
+                      "retain": [{"dst": "10.77.0.0/24", "gateway": "10.200.0.13"}]}
+    # Without purge_within every managed route no longer wanted goes.
+    assert len(rt.plan(desired, kernel, managed)["delete"]) == 2
+
+
+def test_route_sets_have_their_own_file_and_header():
+    assert rt.persistent_path("networkd", "eth0", "/etc/systemd/network/10-eth0.network", "pods") == \
+        "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes-pods.conf"
+    assert rt.persistent_path("netplan", "eth0", None, "pods") == "/etc/netplan/90-hybridnodes-eks-routes-pods.yaml"
+    assert rt.persistent_path("networkd", "eth0", "/etc/systemd/network/10-eth0.network") == \
+        "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf"
+    pods = rt.render("networkd", "eth0", [{"dst": "10.201.0.0/25", "gateway": "10.200.0.11"}], "pods")
+    assert pods.startswith("# Managed by hybridnodes.eks (static_route, route set pods).")
+    assert rt.owned(pods, "pods") and not rt.owned(pods, "vpc")
+    vpc = rt.render("ifcfg", "eth0", ROUTES[1:])
+    assert rt.owned(vpc, "vpc") and not rt.owned(vpc, "pods")
+    assert rt.parse_persistent("networkd", pods) == [{"dst": "10.201.0.0/25", "gateway": "10.200.0.11"}]
+    hook = rt.render("ifupdown", "eth0", [{"dst": "10.201.0.0/25", "gateway": "10.200.0.11"}], "pods")
+    assert rt.owned(hook, "pods") and "ip -4 route replace 10.201.0.0/25 via 10.200.0.11 dev eth0" in hook
+    assert rt.route_set_problem("pods") is None and "route_set 'Pods/x'" in rt.route_set_problem("Pods/x")
+
+
+def test_netplan_detection_ignores_every_route_set_file():
+    facts = {"nic": "eth0", "netplan_files": ["/etc/netplan/90-hybridnodes-eks-routes.yaml",
+                                              "/etc/netplan/90-hybridnodes-eks-routes-pods.yaml"]}
+    assert rt.detect_stack(facts)[0] is None
