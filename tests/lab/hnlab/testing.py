@@ -1,0 +1,39 @@
+"""What the lab tests share: a shell command on a lab host, a playbook run against the lab, and its recap."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from . import edge
+from .aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+
+REPO = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(sys.executable).parent
+
+
+def ssh(cfg, host: dict, cmd: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`sh -c cmd` on a lab host (a load_hosts() entry); never raises on a non-zero exit."""
+    return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)
+
+
+def play(inventory, playbook, *extra: str, timeout: int = 900) -> tuple[int, str]:
+    """ansible-playbook with the repository's ansible.cfg and the emulator's fake keys; (rc, stdout + stderr)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def recap(output: str) -> dict:
+    """The PLAY RECAP: {host: {ok, changed, unreachable, failed}}."""
+    found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
+    assert found, output
+    return {name: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts))) for name, *counts in found}
