@@ -8,12 +8,13 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 HOSTS ?= 3
 HOST ?= edge01
+SCENARIO ?= default
 SCALE_HOSTS ?= 50
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup test unit sanity lint collection-check lab-test \
-        demo lab-up lab-down lab-status lab-restart lab-scale-test clean
+        demo ee-context molecule molecule-all lab-up lab-down lab-status lab-restart lab-scale-test clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -38,6 +39,15 @@ collection-check: setup ## Build the collection tarball, install it, render ever
 
 demo: setup ## Start the lab and run the workflow over it.
 	@scripts/demo.sh
+
+molecule: setup ## Molecule on the lab, one scenario (SCENARIO=default; also host_prep, routes, upgrade).
+	@scripts/molecule.sh $(SCENARIO)
+
+molecule-all: setup ## Every Molecule scenario, one after the other (each on a lab of its own).
+	@scripts/molecule.sh default host_prep routes upgrade
+
+ee-context: setup ## The execution environment's build context (ansible-builder create) in build/ee/context.
+	@scripts/ee-context.sh
 
 lab-up: setup ## Start the lab with HOSTS edge hosts (default 3).
 	@$(PY) tests/lab/labctl.py up --hosts $(HOSTS)

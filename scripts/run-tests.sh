@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, in the order that fails fastest: unit tests, ansible-test
-# sanity, ansible-lint, the built collection, then the tests against the lab.
+# sanity, ansible-lint, the built collection, the tests against the lab, then
+# the default Molecule scenario (the whole site on a lab of its own).
 # Each stage prints its own summary; the first failure stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,8 @@ scripts/collection-check.sh
 
 stage "lab tests"
 scripts/lab-tests.sh
+
+stage "molecule, default scenario (site.yml on a lab of its own: check, converge, idempotence, validate)"
+scripts/molecule.sh default
 
 printf '\n==== all stages passed in %ds\n' $((SECONDS - started))
