@@ -50,7 +50,7 @@ options:
   public_ca_bundle:
     description:
       - PEM bundle of public CAs that O(certificate) must not be or be issued by.
-      - When omitted, the first that exists of C(/etc/ssl/certs/ca-certificates.crt),
+      - When omitted, every one that exists of C(/etc/ssl/certs/ca-certificates.crt),
         C(/etc/pki/tls/certs/ca-bundle.crt) and the bundle of the Python package certifi.
     type: path
   state:
@@ -120,7 +120,6 @@ trust_anchor:
 """
 
 import datetime
-import os
 
 try:
     import botocore
@@ -128,7 +127,6 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing library.
 
 try:
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     HAS_CRYPTOGRAPHY = True
 except ImportError:
@@ -138,68 +136,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-
-PUBLIC_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-PEM_END = "-----END CERTIFICATE-----"
-
-
-def public_bundle_path(given):
-    if given:
-        return given
-    candidates = list(PUBLIC_BUNDLES)
-    try:
-        import certifi  # pylint: disable=import-outside-toplevel
-        candidates.append(certifi.where())
-    except ImportError:
-        pass
-    for path in candidates:
-        if os.path.exists(path):
-            return path
-    return None
-
-
-def load_pems(text):
-    """Every certificate of a PEM text."""
-    certs = []
-    for block in text.split(PEM_END):
-        if "-----BEGIN CERTIFICATE-----" in block:
-            try:
-                certs.append(x509.load_pem_x509_certificate((block.strip() + "\n" + PEM_END + "\n").encode()))
-            except ValueError:
-                continue
-    return certs
-
-
-def certificate_problems(pem, bundle_path, now):
-    """Why the PEM cannot be the hybrid nodes' trust anchor (empty when it can)."""
-    certs = load_pems(pem or "")
-    if len(certs) != 1:
-        return ["certificate must hold exactly one PEM certificate (the operator's CA); found %d." % len(certs)]
-    cert = certs[0]
-    problems = []
-    subject = cert.subject.rfc4514_string()
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
-        problems.append("The certificate %s is not a CA (basicConstraints CA:TRUE); give the CA that issues the "
-                        "node certificates." % subject)
-    if cert.not_valid_after_utc <= now:
-        problems.append("The CA certificate %s expired on %s; renew the CA." % (subject, cert.not_valid_after_utc.isoformat()))
-    if bundle_path:
-        with open(bundle_path, "r") as handle:
-            public = load_pems(handle.read())
-        public_keys = set(item.public_key().public_bytes(serialization.Encoding.DER,
-                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-                          for item in public)
-        public_subjects = set(item.subject for item in public)
-        own_key = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        if own_key in public_keys or cert.issuer in public_subjects:
-            problems.append("The certificate %s is a public CA (found in %s); a public CA cannot be the trust anchor of "
-                            "hybrid nodes. Create a private CA for them (for example with community.crypto) and give "
-                            "its certificate." % (subject, bundle_path))
-    return problems
+from ansible_collections.hybridnodes.eks.plugins.module_utils.private_ca import ca_problems, default_public_bundles, load_pems
 
 
 def same_certificate(left, right):
@@ -302,10 +239,11 @@ def main():
     if params["state"] == "present" and params["certificate"]:
         if not HAS_CRYPTOGRAPHY:
             module.fail_json(msg=missing_required_lib("cryptography"))
-        problems = certificate_problems(params["certificate"], public_bundle_path(params["public_ca_bundle"]),
-                                        datetime.datetime.now(datetime.timezone.utc))
+        bundles = [params["public_ca_bundle"]] if params["public_ca_bundle"] else default_public_bundles()
+        problems = ca_problems(params["certificate"], "The certificate of trust anchor %s" % params["name"], bundles,
+                               datetime.datetime.now(datetime.timezone.utc))
         if problems:
-            module.fail_json(msg="Refusing the certificate of trust anchor %s: %s" % (params["name"], " ".join(problems)),
+            module.fail_json(msg="Refusing it, before any change: %s" % " ".join(problems),
                              problems=problems)
 
     client = aws.aws_client(module, "rolesanywhere")

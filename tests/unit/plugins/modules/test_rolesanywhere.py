@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -188,4 +189,15 @@ def test_profile_options_are_checked_all_at_once(stubs, capsys):
     result = run(capsys, rolesanywhere_profile, name="nodes", role_arns=["arn:aws:iam::1:user/x"],
                  duration_seconds=60, accept_role_session_name=False)
     assert result["failed"] is True and len(result["problems"]) == 3
+    stubs.verify()
+
+
+@pytest.mark.skipif(not os.path.exists("/etc/ssl/certs/ISRG_Root_X1.pem"), reason="needs the system's public trust store")
+def test_a_real_public_root_is_refused_by_the_default_trust_stores(stubs, capsys):
+    with open("/etc/ssl/certs/ISRG_Root_X1.pem") as handle:
+        root = handle.read()
+    result = run(capsys, rolesanywhere_trust_anchor, name="nodes", certificate=root)
+    assert result["failed"] is True and result["msg"].startswith("Refusing it, before any change")
+    assert "The certificate of trust anchor nodes (CN=ISRG Root X1" in result["msg"]
+    assert "is a public CA (found in /etc/ssl/certs/ca-certificates.crt)" in result["msg"] and "AWS Private CA" in result["msg"]
     stubs.verify()

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The operator's private CA of IAM Roles Anywhere, on the controller (documented in
+iam_ra_ca_problems.yml and iam_ra_renewal_reasons.yml). The rules are module_utils.private_ca,
+which the module rolesanywhere_trust_anchor uses too."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import private_ca
+
+
+def iam_ra_ca_problems(path, key_path=None, label="The CA certificate", bundles=None):
+    """Every reason why the PEM file at path cannot be the hybrid nodes' CA; empty when it can."""
+    if not private_ca.HAS_CRYPTOGRAPHY:
+        raise AnsibleFilterError("iam_ra_ca_problems needs the Python library cryptography on the controller")
+    problems = private_ca.ca_file_problems(path, label, private_ca.default_public_bundles() if bundles is None else bundles)
+    if key_path is not None:
+        if not key_path:
+            problems.append("The CA private key path is not set (hybrid_iam_ra_ca_private_key_path); give the PEM file, "
+                            "on the controller, of the key of the CA certificate %s." % path)
+        else:
+            try:
+                with open(key_path, "rb"):
+                    pass
+            except (IOError, OSError) as exc:
+                problems.append("The CA private key %s cannot be read on the controller (%s); give the key of the CA "
+                                "certificate %s (hybrid_iam_ra_ca_private_key_path)."
+                                % (key_path, getattr(exc, "strerror", None) or exc, path))
+    return problems
+
+
+def iam_ra_renewal_reasons(cert_info, node_name, ca_subject=None, key_fingerprints=None, renew_days=30):
+    """Why a node certificate must be issued again (empty when it is good)."""
+    if cert_info is not None and not isinstance(cert_info, dict):
+        raise AnsibleFilterError("iam_ra_renewal_reasons wants the result of community.crypto.x509_certificate_info")
+    return private_ca.renewal_reasons(cert_info, node_name, ca_subject, key_fingerprints, renew_days)
+
+
+class FilterModule:
+    """hybridnodes.eks private CA filters."""
+
+    def filters(self):
+        return {
+            "iam_ra_ca_problems": iam_ra_ca_problems,
+            "iam_ra_renewal_reasons": iam_ra_renewal_reasons,
+        }
