@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 HOSTS ?= 3
 HOST ?= edge01
 SCENARIO ?= default
+SLICE_HOSTS ?= 9
 SCALE_HOSTS ?= 50
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup test unit sanity lint collection-check lab-test \
-        demo ee-context molecule molecule-all lab-up lab-down lab-status lab-restart lab-scale-test clean
+        demo ee-context molecule molecule-all awx-slices-test lab-up lab-down lab-status lab-restart lab-scale-test clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -45,6 +46,9 @@ molecule: setup ## Molecule on the lab, one scenario (SCENARIO=default; also hos
 
 molecule-all: setup ## Every Molecule scenario, one after the other (each on a lab of its own).
 	@scripts/molecule.sh default host_prep routes upgrade
+
+awx-slices-test: setup ## AWX job slicing on a lab of SLICE_HOSTS (9) edge hosts: 3 ansible-runner slices of join.yml at once.
+	@HNLAB_TEST_HOSTS=$(SLICE_HOSTS) scripts/lab-tests.sh tests/test_awx_slices.py tests/test_zz_lab_down.py
 
 ee-context: setup ## The execution environment's build context (ansible-builder create) in build/ee/context.
 	@scripts/ee-context.sh

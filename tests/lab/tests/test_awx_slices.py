@@ -89,6 +89,10 @@ def test_slice_hosts_like_awx():
 def site(lab):
     """The edge hosts, and a hybrid nodes role with a HYBRID_LINUX access entry; all undone at the end."""
     hosts = [spec for spec in edge.load_hosts(lab) if spec["kind"] == "edge"]
+    wanted = int(os.environ.get("HNLAB_TEST_HOSTS", "0"))
+    if len(hosts) < wanted:
+        pytest.fail(f"HNLAB_TEST_HOSTS={wanted} but the running lab has {len(hosts)} edge hosts: take it down first "
+                    "(make lab-down), and this test brings up a lab of that size")
     role_name = f"lab-slices-{uuid.uuid4().hex[:8]}"
     arn = client(lab, "iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"},
