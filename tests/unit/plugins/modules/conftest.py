@@ -11,9 +11,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+from ansible.module_utils import _internal as ansible_internal
+from ansible.module_utils.common import warnings as ansible_warnings
 from botocore.stub import Stubber
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch):
+    """Each module test is a fresh module process: ansible-core keeps warnings (and drops repeats) process-wide,
+    so without this a warning an earlier test emitted is missing from a later test's result. And once a test in
+    the same pytest process imported a controller plugin (a filter), ansible-core sends module warnings to the
+    controller's display instead of the result; a module never runs in the controller's process."""
+    monkeypatch.setattr(ansible_internal, "is_controller", False)
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+    monkeypatch.setattr(ansible_warnings, "_global_deprecations", {})
 
 
 class Stubs:
