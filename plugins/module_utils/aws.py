@@ -111,3 +111,12 @@ def paginate(client, operation, result_key, max_pages=1000, **kwargs):
         if not token:
             return items
     raise RuntimeError("%s returned more than %d pages; stopped." % (operation, max_pages))
+
+
+def exit_with_diff(module, changed, key, view, before, after, diff_view=None):
+    """Exit with ``changed`` and ``key``: view(after); in diff mode also before/after through ``diff_view`` (or view)."""
+    result = {"changed": changed, key: view(after)}
+    if module._diff:
+        shown = diff_view or view
+        result["diff"] = dict(before=shown(before), after=shown(after))
+    module.exit_json(**result)

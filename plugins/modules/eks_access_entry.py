@@ -311,11 +311,7 @@ def main():
         changed, after = ensure_absent(module, client, current)
     else:
         changed, after = ensure_present(module, client, current)
-
-    result = dict(changed=changed, access_entry=snake(after))
-    if module._diff:
-        result["diff"] = dict(before=comparable(current), after=comparable(after))
-    module.exit_json(**result)
+    aws.exit_with_diff(module, changed, "access_entry", snake, current, after, diff_view=comparable)
 
 
 if __name__ == "__main__":

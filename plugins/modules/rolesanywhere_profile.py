@@ -135,7 +135,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import PROFILE
 
 MIN_DURATION = 900
 MAX_DURATION = 43200
@@ -193,27 +194,13 @@ def role_duration_problems(module, params):
     return problems
 
 
-def call(module, client, method, operation, label, **kwargs):
-    try:
-        return getattr(client, method)(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, operation, "IAM Roles Anywhere profile %s" % label, service="rolesanywhere")
-
-
 def ensure_present(module, client, current):
     params = module.params
     name = params["name"]
     wanted = {"roleArns": sorted(params["role_arns"]), "durationSeconds": params["duration_seconds"],
               "acceptRoleSessionName": params["accept_role_session_name"]}
     if current is None:
-        if module.check_mode:
-            return True, dict(wanted, name=name, enabled=params["enabled"])
-        request = dict(wanted, name=name, enabled=params["enabled"])
-        if params["tags"]:
-            request["tags"] = [{"key": key, "value": str(value)} for key, value in sorted(params["tags"].items())]
-        return True, call(module, client, "create_profile", "CreateProfile", name, **request)["profile"]
-    changed = False
-    after = dict(current)
+        return rolesanywhere.create(module, client, PROFILE, name, wanted, params["enabled"], params["tags"])
     update = {}
     if sorted(current.get("roleArns") or []) != wanted["roleArns"]:
         update["roleArns"] = wanted["roleArns"]
@@ -221,20 +208,7 @@ def ensure_present(module, client, current):
         update["durationSeconds"] = wanted["durationSeconds"]
     if bool(current.get("acceptRoleSessionName")) != wanted["acceptRoleSessionName"]:
         update["acceptRoleSessionName"] = wanted["acceptRoleSessionName"]
-    if update:
-        changed = True
-        after.update(update)
-        if not module.check_mode:
-            after = call(module, client, "update_profile", "UpdateProfile", name, profileId=current["profileId"],
-                         **update)["profile"]
-    if bool(current.get("enabled")) != params["enabled"]:
-        changed = True
-        after["enabled"] = params["enabled"]
-        if not module.check_mode:
-            method, operation = ("enable_profile", "EnableProfile") if params["enabled"] else \
-                ("disable_profile", "DisableProfile")
-            after = call(module, client, method, operation, name, profileId=current["profileId"])["profile"]
-    return changed, after
+    return rolesanywhere.update_existing(module, client, PROFILE, current, name, update, params["enabled"])
 
 
 def main():
@@ -257,26 +231,9 @@ def main():
                          problems=problems)
 
     client = aws.aws_client(module, "rolesanywhere")
-    try:
-        found = [item for item in aws.paginate(client, "list_profiles", "profiles") if item.get("name") == params["name"]]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        aws.fail_aws(module, exc, "ListProfiles", "(looking for profile %s)" % params["name"], service="rolesanywhere")
-    except RuntimeError as exc:
-        module.fail_json(msg="Failed to list profiles (looking for %s): %s" % (params["name"], exc))
-    if len(found) > 1:
-        module.fail_json(msg="%d IAM Roles Anywhere profiles are named %s; delete the extra ones (IDs %s) or choose "
-                             "another name." % (len(found), params["name"], ", ".join(item["profileId"] for item in found)))
-    current = found[0] if found else None
-
+    current = rolesanywhere.find_by_name(module, client, PROFILE, params["name"])
     if params["state"] == "absent":
-        changed, after = current is not None, None
-        if current is not None and not module.check_mode:
-            try:
-                client.delete_profile(profileId=current["profileId"], aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                if aws.error_code(exc) != "ResourceNotFoundException":
-                    aws.fail_aws(module, exc, "DeleteProfile", "IAM Roles Anywhere profile %s" % params["name"],
-                                 service="rolesanywhere")
+        changed, after = rolesanywhere.ensure_absent(module, client, PROFILE, current, params["name"])
     else:
         if params["check_role_session_duration"]:
             problems = role_duration_problems(module, params)
@@ -284,11 +241,7 @@ def main():
                 module.fail_json(msg="Invalid session duration for IAM Roles Anywhere profile %s: %s"
                                      % (params["name"], " ".join(problems)), problems=problems)
         changed, after = ensure_present(module, client, current)
-
-    result = dict(changed=changed, profile=summary(after))
-    if module._diff:
-        result["diff"] = dict(before=summary(current), after=summary(after))
-    module.exit_json(**result)
+    aws.exit_with_diff(module, changed, "profile", summary, current, after)
 
 
 if __name__ == "__main__":

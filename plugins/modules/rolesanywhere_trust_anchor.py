@@ -122,11 +122,6 @@ trust_anchor:
 import datetime
 
 try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
-try:
     from cryptography.hazmat.primitives import serialization
     HAS_CRYPTOGRAPHY = True
 except ImportError:
@@ -135,8 +130,9 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
 from ansible_collections.hybridnodes.eks.plugins.module_utils.private_ca import ca_problems, default_public_bundles, load_pems
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import TRUST_ANCHOR
 
 
 def same_certificate(left, right):
@@ -174,51 +170,25 @@ def summary(anchor):
     return result
 
 
-def call(module, client, method, operation, label, **kwargs):
-    try:
-        return getattr(client, method)(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, operation, "IAM Roles Anywhere trust anchor %s" % label, service="rolesanywhere")
-
-
 def ensure_present(module, client, current):
     params = module.params
     name = params["name"]
     source = wanted_source(params)
     tags = dict(params["tags"] or {})
     if current is None:
-        predicted = {"name": name, "enabled": params["enabled"], "source": source}
-        if module.check_mode:
-            return True, predicted
-        request = {"name": name, "source": source, "enabled": params["enabled"]}
-        if tags:
-            request["tags"] = [{"key": key, "value": str(value)} for key, value in sorted(tags.items())]
-        return True, call(module, client, "create_trust_anchor", "CreateTrustAnchor", name, **request)["trustAnchor"]
-    changed = False
-    after = dict(current)
-    anchor_id = current["trustAnchorId"]
-    if not same_source(current.get("source") or {}, source):
-        changed = True
-        after["source"] = source
-        if not module.check_mode:
-            after = call(module, client, "update_trust_anchor", "UpdateTrustAnchor", name, trustAnchorId=anchor_id,
-                         source=source)["trustAnchor"]
-    if bool(current.get("enabled")) != params["enabled"]:
-        changed = True
-        after["enabled"] = params["enabled"]
-        if not module.check_mode:
-            method, operation = ("enable_trust_anchor", "EnableTrustAnchor") if params["enabled"] else \
-                ("disable_trust_anchor", "DisableTrustAnchor")
-            after = call(module, client, method, operation, name, trustAnchorId=anchor_id)["trustAnchor"]
+        return rolesanywhere.create(module, client, TRUST_ANCHOR, name, {"source": source}, params["enabled"], tags)
+    update = {} if same_source(current.get("source") or {}, source) else {"source": source}
+    changed, after = rolesanywhere.update_existing(module, client, TRUST_ANCHOR, current, name, update, params["enabled"])
     if tags:
-        existing = call(module, client, "list_tags_for_resource", "ListTagsForResource", name,
-                        resourceArn=current["trustAnchorArn"]).get("tags") or []
+        existing = rolesanywhere.call(module, client, TRUST_ANCHOR, "list_tags_for_resource", "ListTagsForResource", name,
+                                      resourceArn=current["trustAnchorArn"]).get("tags") or []
         have = dict((tag["key"], tag["value"]) for tag in existing)
-        missing = [{"key": key, "value": str(value)} for key, value in sorted(tags.items()) if have.get(key) != str(value)]
+        missing = [tag for tag in rolesanywhere.tag_list(tags) if have.get(tag["key"]) != tag["value"]]
         if missing:
             changed = True
             if not module.check_mode:
-                call(module, client, "tag_resource", "TagResource", name, resourceArn=current["trustAnchorArn"], tags=missing)
+                rolesanywhere.call(module, client, TRUST_ANCHOR, "tag_resource", "TagResource", name,
+                                   resourceArn=current["trustAnchorArn"], tags=missing)
     return changed, after
 
 
@@ -247,33 +217,12 @@ def main():
                              problems=problems)
 
     client = aws.aws_client(module, "rolesanywhere")
-    try:
-        found = [item for item in aws.paginate(client, "list_trust_anchors", "trustAnchors") if item.get("name") == params["name"]]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        aws.fail_aws(module, exc, "ListTrustAnchors", "(looking for trust anchor %s)" % params["name"], service="rolesanywhere")
-    except RuntimeError as exc:
-        module.fail_json(msg="Failed to list trust anchors (looking for %s): %s" % (params["name"], exc))
-    if len(found) > 1:
-        module.fail_json(msg="%d IAM Roles Anywhere trust anchors are named %s; delete the extra ones (IDs %s) or choose "
-                             "another name." % (len(found), params["name"], ", ".join(item["trustAnchorId"] for item in found)))
-    current = found[0] if found else None
-
+    current = rolesanywhere.find_by_name(module, client, TRUST_ANCHOR, params["name"])
     if params["state"] == "absent":
-        changed, after = current is not None, None
-        if current is not None and not module.check_mode:
-            try:
-                client.delete_trust_anchor(trustAnchorId=current["trustAnchorId"], aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                if aws.error_code(exc) != "ResourceNotFoundException":
-                    aws.fail_aws(module, exc, "DeleteTrustAnchor", "IAM Roles Anywhere trust anchor %s" % params["name"],
-                                 service="rolesanywhere")
+        changed, after = rolesanywhere.ensure_absent(module, client, TRUST_ANCHOR, current, params["name"])
     else:
         changed, after = ensure_present(module, client, current)
-
-    result = dict(changed=changed, trust_anchor=summary(after))
-    if module._diff:
-        result["diff"] = dict(before=summary(current), after=summary(after))
-    module.exit_json(**result)
+    aws.exit_with_diff(module, changed, "trust_anchor", summary, current, after)
 
 
 if __name__ == "__main__":

@@ -127,3 +127,22 @@ def test_paginate_is_bounded(module):
 ])
 def test_iam_action(service, operation, expected):
     assert aws.iam_action(service, operation) == expected
+
+
+@pytest.mark.parametrize("diff", [False, True])
+def test_exit_with_diff_shows_before_and_after_only_in_diff_mode(capsys, diff):
+    with patch_module_args(dict(ARGS, _ansible_diff=diff)):
+        module = AnsibleAWSModule(argument_spec={}, supports_check_mode=True)
+        result = failure(capsys, lambda: aws.exit_with_diff(module, True, "thing", lambda item: {"n": (item or {}).get("n")},
+                                                            {"n": 1}, {"n": 2}))
+    assert result["changed"] is True and result["thing"] == {"n": 2}
+    assert result.get("diff") == ({"before": {"n": 1}, "after": {"n": 2}} if diff else None)
+
+
+def test_exit_with_diff_uses_its_own_view_for_the_diff(capsys):
+    with patch_module_args(dict(ARGS, _ansible_diff=True)):
+        module = AnsibleAWSModule(argument_spec={}, supports_check_mode=True)
+        result = failure(capsys, lambda: aws.exit_with_diff(module, False, "thing", lambda item: {"full": item}, None,
+                                                            {"n": 2}, diff_view=lambda item: sorted(item or {})))
+    assert result["changed"] is False and result["thing"] == {"full": {"n": 2}}
+    assert result["diff"] == {"before": [], "after": ["n"]}

@@ -9,9 +9,7 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
 from ansible_collections.hybridnodes.eks.plugins.modules import vpc_hybrid_routes
 
@@ -22,36 +20,6 @@ RT2 = "rtb-00000000000000002"
 RT3 = "rtb-00000000000000003"
 NODE = "10.200.0.0/16"
 POD = "10.201.0.0/16"
-
-
-class Stubs:
-    def __init__(self):
-        self.queued = []
-        self.stubber = None
-
-    def add(self, method, response, expected=None):
-        self.queued.append(("add_response", (method, response, expected), {}))
-
-    def factory(self, original):
-        def make(module, service, retries=8, delay=1):
-            assert service == "ec2"
-            client = original(module, service, retries=2, delay=0.01)
-            self.stubber = Stubber(client.client)
-            for kind, args, kwargs in self.queued:
-                getattr(self.stubber, kind)(*args, **kwargs)
-            self.stubber.activate()
-            return client
-        return make
-
-    def verify(self):
-        self.stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs(monkeypatch):
-    made = Stubs()
-    monkeypatch.setattr(aws, "aws_client", made.factory(aws.aws_client))
-    return made
 
 
 def run(capsys, check_mode=False, diff=False, **options):
@@ -80,12 +48,12 @@ def describe(*ids):
 
 
 def test_one_describe_for_all_tables_then_create_and_replace(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [
         table(RT1), table(RT2, route(NODE, GatewayId=VGW), route(POD, NetworkInterfaceId="eni-0bb")),
         table(RT3, route(NODE, GatewayId=VGW), route(POD, GatewayId=VGW))]}, describe(RT1, RT2, RT3))
-    stubs.add("create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
-    stubs.add("create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": POD})
-    stubs.add("replace_route", {}, {"RouteTableId": RT2, "GatewayId": VGW, "DestinationCidrBlock": POD})
+    stubs.add("ec2", "create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
+    stubs.add("ec2", "create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": POD})
+    stubs.add("ec2", "replace_route", {}, {"RouteTableId": RT2, "GatewayId": VGW, "DestinationCidrBlock": POD})
     result = run(capsys, diff=True, route_table_ids=[RT1, RT2, RT3], vpn_gateway_id=VGW)
     assert result["changed"] is True
     plans = dict((item["route_table_id"], item) for item in result["tables"])
@@ -100,7 +68,7 @@ def test_one_describe_for_all_tables_then_create_and_replace(stubs, capsys):
 
 
 def test_rerun_makes_no_write(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [
         table(RT1, route(NODE, TransitGatewayId="tgw-0aa"), route(POD, TransitGatewayId="tgw-0aa"))]}, describe(RT1))
     result = run(capsys, route_table_ids=[RT1], transit_gateway_id="tgw-0aa")
     assert result["changed"] is False
@@ -109,16 +77,16 @@ def test_rerun_makes_no_write(stubs, capsys):
 
 
 def test_blackhole_route_with_the_same_target_is_replaced(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [
         table(RT1, route(NODE, state="blackhole", GatewayId=VGW), route(POD, GatewayId=VGW))]}, describe(RT1))
-    stubs.add("replace_route", {}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
+    stubs.add("ec2", "replace_route", {}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
     result = run(capsys, route_table_ids=[RT1], vpn_gateway_id=VGW)
     assert result["changed"] is True
     stubs.verify()
 
 
 def test_check_mode_predicts_without_writing(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [table(RT1, route(POD, GatewayId="vgw-0old"))]}, describe(RT1))
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [table(RT1, route(POD, GatewayId="vgw-0old"))]}, describe(RT1))
     result = run(capsys, check_mode=True, diff=True, route_table_ids=[RT1], vpn_gateway_id=VGW)
     assert result["changed"] is True
     assert result["tables"][0]["create"] == [NODE]
@@ -129,7 +97,7 @@ def test_check_mode_predicts_without_writing(stubs, capsys):
 
 
 def test_unknown_table_fails_before_any_write_naming_it(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [table(RT1)]}, describe(RT1, RT2))
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [table(RT1)]}, describe(RT1, RT2))
     result = run(capsys, route_table_ids=[RT1, RT2], vpn_gateway_id=VGW)
     assert result["failed"] is True
     assert RT2 in result["msg"] and RT1 not in result["msg"].split("not found")[0]
@@ -139,10 +107,10 @@ def test_unknown_table_fails_before_any_write_naming_it(stubs, capsys):
 
 def test_propagated_route_does_not_count_and_other_routes_are_untouched(stubs, capsys):
     propagated = {"DestinationCidrBlock": NODE, "GatewayId": VGW, "Origin": "EnableVgwRoutePropagation", "State": "active"}
-    stubs.add("describe_route_tables", {"RouteTables": [table(RT1, propagated, route(POD, GatewayId=VGW),
-                                                              route("10.202.0.0/16", GatewayId="vgw-other"))]},
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [table(RT1, propagated, route(POD, GatewayId=VGW),
+                                                                     route("10.202.0.0/16", GatewayId="vgw-other"))]},
               describe(RT1))
-    stubs.add("create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
+    stubs.add("ec2", "create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
     result = run(capsys, route_table_ids=[RT1], vpn_gateway_id=VGW)
     assert result["tables"][0]["create"] == [NODE] and result["tables"][0]["unchanged"] == [POD]
     stubs.verify()
@@ -152,7 +120,7 @@ def test_input_problems_are_all_reported_without_a_call(stubs, capsys):
     result = run(capsys, route_table_ids=[" "], cidrs=["10.200.0.1/16", "nonsense"], vpn_gateway_id=VGW)
     assert result["failed"] is True
     assert len(result["problems"]) == 3
-    assert stubs.stubber is None  # no client was even made
+    assert stubs.stubbers == {}  # no client was even made
 
 
 def test_exactly_one_target(stubs, capsys):
@@ -169,8 +137,8 @@ def test_local_route_is_a_problem_naming_the_fix():
 
 
 def test_ipv6_create_uses_the_ipv6_field(stubs, capsys):
-    stubs.add("describe_route_tables", {"RouteTables": [table(RT1)]}, describe(RT1))
-    stubs.add("create_route", {"Return": True},
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [table(RT1)]}, describe(RT1))
+    stubs.add("ec2", "create_route", {"Return": True},
               {"RouteTableId": RT1, "NetworkInterfaceId": "eni-0aa", "DestinationIpv6CidrBlock": "fd00:200::/56"})
     result = run(capsys, route_table_ids=[RT1], cidrs=["fd00:200::/56"], network_interface_id="eni-0aa")
     assert result["changed"] is True

@@ -8,11 +8,8 @@ __metaclass__ = type
 import json
 
 import pytest
-from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.modules import vpn_connection_routes
 
 ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}
@@ -23,37 +20,6 @@ TGW_RT = "tgw-rtb-0123456789abcdef0"
 TGW_ATT = "tgw-attach-0123456789abcdef0"
 NODE = "10.200.0.0/16"
 POD = "10.201.0.0/16"
-
-
-class Stubs:
-    def __init__(self):
-        self.queued = []
-        self.stubber = None
-
-    def add(self, method, response, expected=None):
-        self.queued.append(("add_response", (method, response, expected), {}))
-
-    def factory(self, original):
-        def make(module, service, retries=8, delay=1):
-            client = original(module, service, retries=2, delay=0.01)
-            self.stubber = Stubber(client.client)
-            for kind, args, kwargs in self.queued:
-                getattr(self.stubber, kind)(*args, **kwargs)
-            self.stubber.activate()
-            return client
-        return make
-
-    def verify(self):
-        self.stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs(monkeypatch):
-    # Warnings are collected process-wide by ansible-core; each run here is a fresh module process.
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-    made = Stubs()
-    monkeypatch.setattr(aws, "aws_client", made.factory(aws.aws_client))
-    return made
 
 
 def run(capsys, check_mode=False, diff=False, **options):
@@ -81,8 +47,8 @@ DESCRIBE = {"VpnConnectionIds": [VPN]}
 
 
 def test_creates_missing_routes_and_keeps_extras_without_purge(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(routes=[POD, "10.99.0.0/16"]), DESCRIBE)
-    stubs.add("create_vpn_connection_route", {}, {"VpnConnectionId": VPN, "DestinationCidrBlock": NODE})
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[POD, "10.99.0.0/16"]), DESCRIBE)
+    stubs.add("ec2", "create_vpn_connection_route", {}, {"VpnConnectionId": VPN, "DestinationCidrBlock": NODE})
     result = run(capsys, diff=True)
     assert result["changed"] is True
     assert result["diff"]["before"] == {"static_routes": sorted([POD, "10.99.0.0/16"]), "propagating_route_tables": [],
@@ -94,16 +60,16 @@ def test_creates_missing_routes_and_keeps_extras_without_purge(stubs, capsys):
 
 
 def test_purge_deletes_routes_not_wanted(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(routes=[NODE, POD, "10.99.0.0/16"]), DESCRIBE)
-    stubs.add("delete_vpn_connection_route", {}, {"VpnConnectionId": VPN, "DestinationCidrBlock": "10.99.0.0/16"})
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD, "10.99.0.0/16"]), DESCRIBE)
+    stubs.add("ec2", "delete_vpn_connection_route", {}, {"VpnConnectionId": VPN, "DestinationCidrBlock": "10.99.0.0/16"})
     result = run(capsys, purge=True)
     assert result["changed"] is True and result["routes"]["deleted"] == ["10.99.0.0/16"]
     stubs.verify()
 
 
 def test_rerun_makes_no_write(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
-    stubs.add("describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": [{"GatewayId": VGW}]}]},
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": [{"GatewayId": VGW}]}]},
               {"Filters": [{"Name": "route-table-id", "Values": [RT]}]})
     result = run(capsys, propagate_route_table_ids=[RT])
     assert result["changed"] is False and result["propagation"]["unchanged"] == [RT]
@@ -111,7 +77,7 @@ def test_rerun_makes_no_write(stubs, capsys):
 
 
 def test_dynamic_connection_is_refused_with_the_fix(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(static=False), DESCRIBE)
+    stubs.add("ec2", "describe_vpn_connections", connection(static=False), DESCRIBE)
     result = run(capsys)
     assert result["failed"] is True
     assert "BGP" in result["msg"] and "StaticRoutesOnly=true" in result["msg"] and VPN in result["msg"]
@@ -119,18 +85,18 @@ def test_dynamic_connection_is_refused_with_the_fix(stubs, capsys):
 
 
 def test_propagation_enabled_where_missing(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
-    stubs.add("describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": []}]},
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": []}]},
               {"Filters": [{"Name": "route-table-id", "Values": [RT]}]})
-    stubs.add("enable_vgw_route_propagation", {}, {"GatewayId": VGW, "RouteTableId": RT})
+    stubs.add("ec2", "enable_vgw_route_propagation", {}, {"GatewayId": VGW, "RouteTableId": RT})
     result = run(capsys, propagate_route_table_ids=[RT])
     assert result["changed"] is True and result["propagation"]["enabled"] == [RT]
     stubs.verify()
 
 
 def test_check_mode_writes_nothing(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(), DESCRIBE)
-    stubs.add("search_transit_gateway_routes", {"Routes": []},
+    stubs.add("ec2", "describe_vpn_connections", connection(), DESCRIBE)
+    stubs.add("ec2", "search_transit_gateway_routes", {"Routes": []},
               {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
     result = run(capsys, check_mode=True, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT)
     assert result["changed"] is True
@@ -139,14 +105,14 @@ def test_check_mode_writes_nothing(stubs, capsys):
 
 
 def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
-    stubs.add("search_transit_gateway_routes", {"Routes": [
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
+    stubs.add("ec2", "search_transit_gateway_routes", {"Routes": [
         {"DestinationCidrBlock": NODE, "State": "active", "Type": "static",
          "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": TGW_ATT}]},
         {"DestinationCidrBlock": POD, "State": "active", "Type": "static",
          "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": "tgw-attach-other"}]}]},
         {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
-    stubs.add("replace_transit_gateway_route", {},
+    stubs.add("ec2", "replace_transit_gateway_route", {},
               {"TransitGatewayRouteTableId": TGW_RT, "DestinationCidrBlock": POD, "TransitGatewayAttachmentId": TGW_ATT})
     result = run(capsys, diff=True, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT)
     assert result["diff"]["before"]["transit_gateway_routes"] == {NODE: [TGW_ATT], POD: ["tgw-attach-other"]}
@@ -158,7 +124,7 @@ def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
 
 @pytest.mark.parametrize("mode", ["fail", "warn", "ignore"])
 def test_a_down_tunnel(stubs, capsys, mode):
-    stubs.add("describe_vpn_connections", connection(routes=[NODE, POD], tunnels=("UP", "DOWN")), DESCRIBE)
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD], tunnels=("UP", "DOWN")), DESCRIBE)
     result = run(capsys, tunnel_down=mode)
     assert result["health"]["tunnels_up"] == 1
     assert "203.0.113.11" in result["health"]["problems"][0]
@@ -172,8 +138,8 @@ def test_a_down_tunnel(stubs, capsys, mode):
 
 def test_report_only_reads_and_predicts_but_never_writes(stubs, capsys):
     # Only the describe calls are queued: a write would find no stubbed response and fail the test.
-    stubs.add("describe_vpn_connections", connection(routes=[POD], tunnels=("UP", "DOWN")), DESCRIBE)
-    stubs.add("describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": []}]},
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[POD], tunnels=("UP", "DOWN")), DESCRIBE)
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [{"RouteTableId": RT, "PropagatingVgws": []}]},
               {"Filters": [{"Name": "route-table-id", "Values": [RT]}]})
     result = run(capsys, diff=True, report_only=True, tunnel_down="ignore", propagate_route_table_ids=[RT])
     assert result["changed"] is False and "diff" not in result
@@ -185,7 +151,7 @@ def test_report_only_reads_and_predicts_but_never_writes(stubs, capsys):
 
 
 def test_report_only_needs_no_cidrs_and_reports_a_bgp_connection(stubs, capsys):
-    stubs.add("describe_vpn_connections", connection(static=False), DESCRIBE)
+    stubs.add("ec2", "describe_vpn_connections", connection(static=False), DESCRIBE)
     args = dict(ARGS, vpn_connection_id=VPN, report_only=True, _ansible_check_mode=False, _ansible_diff=False)
     with patch_module_args(args):
         with pytest.raises(SystemExit):

@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The flow IAM Roles Anywhere trust anchors and profiles share.
+
+Both are found by name in one paginated list call, deleted by ID, created with
+their tags, updated with only the fields that differ and enabled or disabled
+with a call of its own. The API names the calls and fields of both the same
+way (``list_trust_anchors``/``trustAnchors``, ``trustAnchorId``,
+``CreateTrustAnchor``/``trustAnchor``): a ``Resource`` derives them from the
+noun ('trust anchor', 'profile'). The client comes from aws.aws_client().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing library.
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+
+SERVICE = "rolesanywhere"
+
+
+class Resource:
+    """The API names of one kind of IAM Roles Anywhere resource, derived from its noun."""
+
+    def __init__(self, noun):
+        words = noun.split()
+        self.noun = noun                                                    # trust anchor
+        self.plural = noun + "s"                                            # trust anchors
+        self.snake = "_".join(words)                                        # trust_anchor
+        self.pascal = "".join(word.capitalize() for word in words)          # TrustAnchor
+        self.camel = words[0] + self.pascal[len(words[0]):]                 # trustAnchor
+        self.id_key = self.camel + "Id"                                     # trustAnchorId
+
+    def describe(self, name):
+        return "IAM Roles Anywhere %s %s" % (self.noun, name)
+
+
+TRUST_ANCHOR = Resource("trust anchor")
+PROFILE = Resource("profile")
+
+
+def tag_list(tags):
+    """{'k': 1} -> [{'key': 'k', 'value': '1'}], sorted by key, as the API takes tags."""
+    return [{"key": key, "value": str(value)} for key, value in sorted((tags or {}).items())]
+
+
+def call(module, client, kind, method, operation, label, **kwargs):
+    """client.<method>(**kwargs), retried; a failure names the operation and the resource (its name: ``label``)."""
+    try:
+        return getattr(client, method)(aws_retry=True, **kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        return aws.fail_aws(module, exc, operation, kind.describe(label), service=SERVICE)
+
+
+def find_by_name(module, client, kind, name):
+    """The one resource of that name, or None; fails when the name is taken more than once."""
+    try:
+        found = [item for item in aws.paginate(client, "list_" + kind.snake + "s", kind.camel + "s")
+                 if item.get("name") == name]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        aws.fail_aws(module, exc, "List" + kind.pascal + "s", "(looking for %s %s)" % (kind.noun, name), service=SERVICE)
+    except RuntimeError as exc:
+        module.fail_json(msg="Failed to list %s (looking for %s): %s" % (kind.plural, name, exc))
+    if len(found) > 1:
+        module.fail_json(msg="%d IAM Roles Anywhere %s are named %s; delete the extra ones (IDs %s) or choose "
+                             "another name." % (len(found), kind.plural, name,
+                                                ", ".join(item[kind.id_key] for item in found)))
+    return found[0] if found else None
+
+
+def ensure_absent(module, client, kind, current, name):
+    """Delete ``current`` (unless in check mode); one already gone counts as deleted. Returns (changed, None)."""
+    if current is not None and not module.check_mode:
+        try:
+            getattr(client, "delete_" + kind.snake)(aws_retry=True, **{kind.id_key: current[kind.id_key]})
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            if aws.error_code(exc) != "ResourceNotFoundException":
+                aws.fail_aws(module, exc, "Delete" + kind.pascal, kind.describe(name), service=SERVICE)
+    return current is not None, None
+
+
+def create(module, client, kind, name, fields, enabled, tags):
+    """Create the resource from ``fields`` (predicted in check mode). Returns (True, resource)."""
+    predicted = dict(fields, name=name, enabled=enabled)
+    if module.check_mode:
+        return True, predicted
+    request = dict(predicted)
+    if tags:
+        request["tags"] = tag_list(tags)
+    return True, call(module, client, kind, "create_" + kind.snake, "Create" + kind.pascal, name, **request)[kind.camel]
+
+
+def update_existing(module, client, kind, current, name, update, enabled):
+    """Write the fields of ``update``, then enable or disable, each only when needed. Returns (changed, after)."""
+    changed = False
+    after = dict(current)
+    resource_id = {kind.id_key: current[kind.id_key]}
+    if update:
+        changed = True
+        after.update(update)
+        if not module.check_mode:
+            after = call(module, client, kind, "update_" + kind.snake, "Update" + kind.pascal, name,
+                         **dict(resource_id, **update))[kind.camel]
+    if bool(current.get("enabled")) != enabled:
+        changed = True
+        after["enabled"] = enabled
+        if not module.check_mode:
+            verb = "enable" if enabled else "disable"
+            after = call(module, client, kind, verb + "_" + kind.snake, verb.capitalize() + kind.pascal, name,
+                         **resource_id)[kind.camel]
+    return changed, after
