@@ -336,5 +336,6 @@ def test_iam_ra_refuses_a_public_ca_before_any_write(fresh_lab, tmp_path):
     api.reset()
     code, output = _run(inventory, PLAYBOOK)
     assert code != 0
-    assert "is a public CA" in output and "Create a private CA" in output, output
+    # The file, the store it was found in, and the fix.
+    assert "is a public CA (found in" in output and "Use a private CA for the hybrid nodes" in output, output
     assert api.writes() == {}, api.requests()
