@@ -57,7 +57,8 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 notes:
-  - Supports check mode (it only reads).
+  - Supports check mode (it only reads). In check mode, a cluster without the CiliumNode CRD (Cilium not installed
+    yet, as in C(site.yml --check) on a new cluster) gives no route and a warning instead of a failure.
   - "RBAC: list on nodes and on ciliumnodes.cilium.io."
 """
 
@@ -106,10 +107,21 @@ nodes:
   returned: always
   type: int
   sample: 3
+cilium_installed:
+  description: Whether the CiliumNode CRD exists; false only in check mode on a cluster without Cilium yet.
+  returned: always
+  type: bool
+  sample: true
 """
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import k8s
 from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes
+
+
+def crd_missing(exc):
+    """Whether listing failed because the API server does not know the resource (its CRD is not installed)."""
+    return (getattr(exc, "status", None) == 404 or type(exc).__name__ in ("ResourceNotFoundError", "NotFoundError")
+            or "could not find the requested resource" in str(exc))
 
 
 def main():
@@ -137,11 +149,17 @@ def main():
                 selected = set((node.get("metadata") or {}).get("name") for node in nodes)
                 cilium_nodes = [item for item in cilium_nodes if (item.get("metadata") or {}).get("name") in selected]
     except Exception as exc:  # pylint: disable=broad-except  # the client raises many kinds; all mean "cannot list"
+        if module.check_mode and what.startswith("CiliumNodes") and crd_missing(exc):
+            # site.yml --check on a cluster without Cilium: the cilium stage only predicted the CRDs.
+            module.warn("The CiliumNode CRD is not installed yet, so there is no pod route to predict; "
+                        "a real run installs Cilium first (cilium.yml) and then reads the routes.")
+            module.exit_json(changed=False, routes=[], problems=[], nodes=0, cilium_installed=False)
         module.fail_json(msg="Cannot list the %s of %s: %s. Check that Cilium is installed (its CRDs) and that the "
                              "credentials may list nodes and ciliumnodes.cilium.io."
                              % (what, k8s.describe_target(params), exc))
     planned = pod_routes.plan_routes(cilium_nodes, internal_ips, params["remote_pod_cidrs"], params["next_hop"])
-    result = dict(changed=False, routes=planned["routes"], problems=planned["problems"], nodes=len(cilium_nodes))
+    result = dict(changed=False, routes=planned["routes"], problems=planned["problems"], nodes=len(cilium_nodes),
+                  cilium_installed=True)
     if planned["problems"] and params["fail_on_problems"]:
         module.fail_json(msg="%d problem(s) with the pod CIDRs: %s" % (len(planned["problems"]), " ".join(planned["problems"])),
                          **result)

@@ -87,3 +87,19 @@ def test_missing_crd_names_the_fix(monkeypatch, capsys):
     result = run(monkeypatch, capsys, server)
     assert result["failed"] is True
     assert "Cannot list the CiliumNodes (cilium.io/v2)" in result["msg"] and "Check that Cilium is installed" in result["msg"]
+
+
+def test_check_mode_on_a_cluster_without_cilium_predicts_no_route(monkeypatch, capsys):
+    server = Server({("v1", "Node"): []})
+    result = run(monkeypatch, capsys, server, _ansible_check_mode=True)
+    assert result.get("failed") is not True, result
+    assert result["routes"] == [] and result["cilium_installed"] is False
+    assert "CiliumNode CRD is not installed" in json.dumps(result["warnings"])
+
+
+def test_check_mode_still_fails_on_other_errors(monkeypatch, capsys):
+    class Denied(Server):
+        def get(self, resource, **params):
+            raise RuntimeError("Forbidden: ciliumnodes.cilium.io is forbidden")
+    result = run(monkeypatch, capsys, Denied(cluster().objects), _ansible_check_mode=True)
+    assert result["failed"] is True and "Forbidden" in result["msg"]
