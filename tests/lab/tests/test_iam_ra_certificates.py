@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -36,8 +35,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hnlab.testing import play, recap as _recap, ssh as _ssh
 from hnlab import edge, k8s
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.clients import client
 
 pytestmark = [
     pytest.mark.lab,
@@ -56,24 +56,8 @@ PUBLIC_ROOT = "/etc/ssl/certs/ISRG_Root_X1.pem"
 PACKAGES = "dpkg-query -W -f '${Package}\\n' | sort"
 
 
-def _ssh(cfg, host, cmd, timeout=120):
-    return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)
-
-
 def _play(cfg, *extra, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(cfg.inventory_path), *extra, str(JOIN)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def _recap(output):
-    found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
-    assert found, output
-    return {name: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts))) for name, *counts in found}
+    return play(cfg.inventory_path, JOIN, *extra, timeout=timeout)
 
 
 def _node_names(cfg):

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -28,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from hnlab.testing import play, recap as _recap, ssh as _ssh
 from hnlab import edge, inventory, k8s
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
 
 pytestmark = [
@@ -46,24 +44,8 @@ ROUTE_DROP_IN = "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.c
 CRD = "ciliumnodes.cilium.io"
 
 
-def _ssh(cfg, host, cmd, timeout=120):
-    return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)
-
-
 def _play(cfg, playbook, *extra, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(cfg.inventory_path), *extra, str(playbook)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def _recap(output):
-    found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
-    assert found, output
-    return {name: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts))) for name, *counts in found}
+    return play(cfg.inventory_path, playbook, *extra, timeout=timeout)
 
 
 def _wait(what, probe, timeout=60.0, interval=1.0):
