@@ -34,8 +34,45 @@ HOSTS = int(os.environ.get("HNLAB_TEST_HOSTS", "3"))
 session_state = {"started": False}
 
 
+RELIABILITY_CATEGORIES = ("bad_input", "fault", "secrets", "check_mode", "concurrency")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs root and the lab's caches; brings the lab up or reuses a running one")
+    config.addinivalue_line(
+        "markers", "reliability(category): a reliability case (" + ", ".join(RELIABILITY_CATEGORIES)
+        + "); the session's summary counts them per category")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in item.iter_markers("reliability"):
+            if not mark.args or mark.args[0] not in RELIABILITY_CATEGORIES:
+                raise pytest.UsageError(f"{item.nodeid}: reliability marker needs one of {RELIABILITY_CATEGORIES}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Reliability cases per category: how many ran and how many passed."""
+    counts = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup") or (outcome == "passed" and report.when != "call"):
+                continue
+            for category in getattr(report, "reliability", ()):
+                counts.setdefault(category, {}).setdefault(outcome, 0)
+                counts[category][outcome] += 1
+    if counts:
+        terminalreporter.section("reliability cases per category")
+        for category in RELIABILITY_CATEGORIES:
+            if category in counts:
+                summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts[category].items()))
+                terminalreporter.write_line(f"{category:12} {summary}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().reliability = tuple(m.args[0] for m in item.iter_markers("reliability"))
 
 
 def labctl_run(*args, timeout=900):
