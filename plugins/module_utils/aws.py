@@ -30,6 +30,8 @@ ACCESS_DENIED_CODES = (
     "UnrecognizedClientException",
 )
 THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException")
+SERVER_ERROR_CODES = ("InternalError", "InternalFailure", "InternalServerError", "InternalServerException",
+                      "ServiceUnavailable", "ServiceUnavailableException", "Unavailable")
 
 # IAM action prefixes where they differ from the botocore service name.
 _IAM_PREFIX = {"rolesanywhere": "rolesanywhere", "eks": "eks", "ssm": "ssm", "ec2": "ec2", "iam": "iam"}
@@ -66,6 +68,10 @@ def hint_for(exception, service, operation):
     if code in THROTTLING_CODES:
         return ("AWS kept throttling %s after the retries; lower forks, or run again later."
                 % iam_action(service, operation))
+    status = (getattr(exception, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if code in SERVER_ERROR_CODES or status >= 500:
+        return ("AWS kept answering %s with a server-side error (%s) after the retries; check the AWS Health "
+                "Dashboard for the service and region, then run again." % (iam_action(service, operation), code or status))
     if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
         return "The AWS session has expired; refresh the credentials and run again."
     if code == "InvalidClientTokenId":

@@ -71,6 +71,23 @@ def test_throttling_past_the_retries_fails_with_advice(module, capsys):
     stubber.assert_no_pending_responses()
 
 
+def test_server_errors_past_the_retries_fail_naming_the_operation_and_advice(module, capsys):
+    client, stubber = stubbed(module, "ssm", retries=2)
+    for _attempt in range(2):
+        stubber.add_client_error("create_activation", service_error_code="InternalFailure", http_status_code=500)
+
+    def call():
+        try:
+            client.create_activation(IamRole="Hybrid", aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            aws.fail_aws(module, exc, "CreateActivation", "for EKS cluster lab (role Hybrid)", service="ssm")
+
+    result = failure(capsys, call)
+    assert result["msg"].startswith("Failed to create activation for EKS cluster lab (role Hybrid). AWS kept answering "
+                                    "ssm:CreateActivation with a server-side error (InternalFailure) after the retries")
+    stubber.assert_no_pending_responses()
+
+
 def test_access_denied_names_the_missing_permission(module, capsys):
     client, stubber = stubbed(module, "eks")
     stubber.add_client_error("list_access_entries", service_error_code="AccessDeniedException",
