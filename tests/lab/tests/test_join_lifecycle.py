@@ -134,6 +134,7 @@ def site(lab):
         _cleanup(lab, hosts, role_name)
 
 
+@pytest.mark.reliability("fault")
 def test_checksum_mismatch_fails_the_download_and_leaves_no_binary(lab, site):
     host = site["hosts"][0]
     version = lab.nodeadm_versions[0]
@@ -150,6 +151,7 @@ def test_checksum_mismatch_fails_the_download_and_leaves_no_binary(lab, site):
     assert left.stdout.strip() == "", left.stdout
 
 
+@pytest.mark.reliability("fault")
 def test_join_fails_only_the_faulty_host_then_converges(lab, site):
     hosts = site["hosts"]
     faulty = hosts[1] if len(hosts) > 1 else hosts[0]
@@ -197,6 +199,9 @@ def test_join_fails_only_the_faulty_host_then_converges(lab, site):
     assert code == 0, output
     assert all(counts["changed"] == 0 for counts in _recap(output).values()), output
     assert {host["name"]: _ssh(lab, host, probe).stdout for host in hosts} == before
+    # The Ready wait is one read of all Nodes on the controller for the whole play, not one per host.
+    wait = output.split("Wait until the Node of every host of the play is Ready", 1)[1].split("TASK [", 1)[0]
+    assert len(re.findall(r"^ok: \[", wait, re.M)) == 1, wait
 
 
 def test_upgrade_serial_one_never_has_two_nodes_unschedulable(lab, site):
