@@ -143,6 +143,21 @@ def create_ciliumnode_crd(cfg: LabConfig, timeout: float = 20.0) -> None:
     raise TimeoutError(f"CRD ciliumnodes.cilium.io not Established after {timeout:.0f}s")
 
 
+def ciliumnode_crd_exists(cfg: LabConfig) -> bool:
+    """Whether the CiliumNode CRD (CILIUMNODE_CRD) is in the API server."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    with api_client(cfg) as api:
+        try:
+            client.ApiextensionsV1Api(api).read_custom_resource_definition(CILIUMNODE_CRD["metadata"]["name"])
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+
 # --- certificates, keys, tokens, kubeconfig ----------------------------------
 
 

@@ -105,20 +105,6 @@ def _ciliumnodes(cfg):
     return {c["metadata"]["name"]: ((c.get("spec") or {}).get("ipam") or {}).get("podCIDRs") or [] for c in items}
 
 
-def _crd_exists(cfg):
-    kube = _kube()
-    from kubernetes.client.rest import ApiException
-
-    with k8s.api_client(cfg) as api:
-        try:
-            kube.ApiextensionsV1Api(api).read_custom_resource_definition("ciliumnodes.cilium.io")
-            return True
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-
-
 def _inventory_vars(cfg):
     return yaml.safe_load(Path(cfg.inventory_path).read_text())["all"]["vars"]
 
@@ -174,7 +160,7 @@ def _cleanup(cfg, site):
     subprocess.run([str(cfg.kubectl_binary), "--kubeconfig", str(cfg.kubeconfig), "delete", "--ignore-not-found",
                     "--wait=false", "-f", "-"], input=yaml.safe_dump_all(objects), capture_output=True, text=True,
                    timeout=60, check=False)
-    if _crd_exists(cfg):
+    if k8s.ciliumnode_crd_exists(cfg):
         with k8s.api_client(cfg) as api:
             custom = kube.CustomObjectsApi(api)
             for name in list(_ciliumnodes(cfg)):
@@ -190,7 +176,7 @@ def _cleanup(cfg, site):
                     pass
         if not site["crd_before"]:
             try:
-                _wait("the CiliumNode CRD to go", lambda: not _crd_exists(cfg), timeout=30)
+                _wait("the CiliumNode CRD to go", lambda: not k8s.ciliumnode_crd_exists(cfg), timeout=30)
             except AssertionError:
                 pass
 
@@ -237,7 +223,7 @@ def site(lab, tmp_path_factory):
     manifest = cilium_manifest.write(lab, tmp_path_factory.mktemp("cilium") / "cilium.yaml")
     role_name = f"lab-routes-{uuid.uuid4().hex[:8]}"
     state = {"hosts": hosts, "gateway": gateway, "role": role_name, "ids": ids, "manifest": manifest,
-             "aws_before": _aws_routes(lab, ids), "crd_before": _crd_exists(lab), "ciliumnodes_before": _ciliumnodes(lab),
+             "aws_before": _aws_routes(lab, ids), "crd_before": k8s.ciliumnode_crd_exists(lab), "ciliumnodes_before": _ciliumnodes(lab),
              "node_names": {}}
     try:
         arn = client(lab, "iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({

@@ -75,20 +75,6 @@ def _node_names_by_ip(cfg, ips):
         return found
 
 
-def _crd_exists(cfg):
-    from kubernetes.client.rest import ApiException
-
-    kube, api_client = _kube(cfg)
-    with api_client as api:
-        try:
-            kube.ApiextensionsV1Api(api).read_custom_resource_definition(CRD)
-            return True
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-
-
 def _cleanup(cfg, hosts, gateway, role_name, pod_routes, crd_was_there):
     from kubernetes.client.rest import ApiException
 
@@ -142,7 +128,7 @@ def _cleanup(cfg, hosts, gateway, role_name, pod_routes, crd_was_there):
         except Exception:  # noqa: BLE001 - cleanup is best effort, each step on its own
             pass
     if not crd_was_there:
-        _wait("the CiliumNode CRD to go", lambda: not _crd_exists(cfg), timeout=30)
+        _wait("the CiliumNode CRD to go", lambda: not k8s.ciliumnode_crd_exists(cfg), timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +139,7 @@ def site(lab, tmp_path_factory):
     specs = edge.load_hosts(lab)
     hosts = [spec for spec in specs if spec["kind"] == "edge"]
     gateway = [spec for spec in specs if spec["kind"] == "vpngw"][0]
-    crd_was_there = _crd_exists(lab)
+    crd_was_there = k8s.ciliumnode_crd_exists(lab)
     role_name = f"lab-validate-{uuid.uuid4().hex[:8]}"
     pod_routes = {}
     vars_file = tmp_path_factory.mktemp("validate") / "vars.json"
