@@ -175,6 +175,7 @@ def run_slices(cfg, site, tmp_path):
     return [(hosts, runner) for hosts, _thread, runner in started]
 
 
+@pytest.mark.reliability("concurrency")
 def test_three_concurrent_slices_converge_like_one_run(lab, site, tmp_path):
     edge_names = {host["name"] for host in site["hosts"]}
     with ActivationWatcher(lab, site["role"]) as watcher:
