@@ -14,4 +14,4 @@ cd tests/lab
 if [ "$#" -eq 0 ]; then
   set -- tests
 fi
-"$PY" -m pytest -p no:cacheprovider -q -ra "$@"
+"$PY" -m pytest -p no:cacheprovider -q -ra --durations=25 "$@"

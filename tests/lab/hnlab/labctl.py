@@ -236,6 +236,21 @@ def status(cfg) -> dict:
             "components": comps}
 
 
+def health(cfg) -> list[str]:
+    """What is dead in a lab that is marked up (empty: every component runs and every host answers SSH).
+
+    A lab whose processes were ended from outside (a stopped session, a reboot) keeps its lab.json; this tells such
+    a lab from a live one before anybody reuses it.
+    """
+    st = status(cfg)
+    problems = [f"component {name}: {c['error']}" for name, c in st["components"].items() if "error" in c]
+    problems += [f"component {name} not running" for name, c in st["components"].items()
+                 if c.get("available", True) and "error" not in c and not c.get("running")]
+    problems += [f"host {name} {'does not answer SSH' if h['running'] else 'not running'}"
+                 for name, h in st["hosts"].items() if not (h["running"] and h["ssh"])]
+    return problems
+
+
 def restart(cfg, host: str, log=print) -> dict:
     with _locked(cfg):
         if not read_lab(cfg):

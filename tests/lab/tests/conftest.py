@@ -84,8 +84,16 @@ def lab():
     cfg = lab_config.load()
     state = labctl.read_lab(cfg)
     if state and state.get("status") == "up":
-        yield cfg
-        return
+        dead = labctl.health(cfg)
+        if not dead:
+            yield cfg
+            return
+        # Marked up, but its processes were ended from outside (a stopped session, a reboot): unusable, so it is
+        # taken down and a new one brought up instead of failing every test against it.
+        print("a lab is marked up but is not alive (" + "; ".join(dead[:10]) + "): taking it down")
+        r = labctl_run("down")
+        if r.returncode != 0:
+            pytest.fail(f"labctl down of the dead lab failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     present = labctl.is_running(cfg)
     if present:
         pytest.fail("a half-built lab is present; run `labctl down`:\n" + "\n".join(present[:20]))
