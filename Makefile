@@ -11,11 +11,14 @@ HOST ?= edge01
 SCENARIO ?= default
 SLICE_HOSTS ?= 9
 SCALE_HOSTS ?= 50
+BENCH_SIZES ?= 5 20 50
+BENCH_ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup test unit sanity lint collection-check lab-test \
-        demo ee-context molecule molecule-all awx-slices-test lab-up lab-down lab-status lab-restart lab-scale-test clean
+        demo ee-context molecule molecule-all awx-slices-test lab-up lab-down lab-status lab-restart lab-scale-test \
+        bench bench-quick clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -67,6 +70,12 @@ lab-scale-test: setup ## The lab's own tests on a 50-host lab (SCALE_HOSTS=50), 
 
 lab-restart: setup ## Reboot one edge host (HOST=edge01).
 	@$(PY) tests/lab/labctl.py restart --host $(HOST)
+
+bench: setup ## site.yml performance on a lab of each of BENCH_SIZES (5 20 50) edge hosts; table + benchmarks/results/.
+	@$(PY) benchmarks/bench.py $(BENCH_ARGS) $(BENCH_SIZES)
+
+bench-quick: setup ## The benchmark on one lab of 5 edge hosts (BENCH_ARGS=--reuse: the running lab, left as found).
+	@$(PY) benchmarks/bench.py $(BENCH_ARGS) 5
 
 clean: ## Remove build output (not the venv, not the lab caches).
 	rm -rf build tests/output
