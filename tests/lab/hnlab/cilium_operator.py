@@ -13,6 +13,16 @@ address of the block). Allocations are read back from existing CiliumNodes,
 so they are stable across restarts. CiliumNodes whose Node is gone are
 deleted. The cluster-pool CIDR may be a list (space or comma separated).
 
+It also plays the one part of Cilium's agent that the lab's kubelets need:
+once the agent DaemonSet ``kube-system/cilium`` that the cilium role deployed
+selects a Node (its pod template's required node affinity and nodeSelector
+match the Node's labels, and its tolerations cover the Node's NoSchedule and
+NoExecute taints, as the DaemonSet controller decides), the CNI configuration
+``/etc/cni/net.d/05-cilium.conflist`` is written onto that node's lab host (the
+agent writes it at start-up: cilium daemon/cmd/cni). Until then the Node stays
+NotReady, as a real one does. The file is never removed by this stand-in (a
+real agent leaves it behind too unless cni.uninstall is set).
+
 Runs on the controller side with the admin kubeconfig on loopback; polls
 every POLL_SECONDS, bounded per pass; stops on SIGTERM.
 CLI: ``python -m hnlab.cilium_operator run`` (what start() spawns).
@@ -39,6 +49,12 @@ CILIUM_CONFIG = ("kube-system", "cilium-config")
 CIDR_KEY = "cluster-pool-ipv4-cidr"
 MASK_KEY = "cluster-pool-ipv4-mask-size"
 CRD_NAME = "ciliumnodes.cilium.io"
+AGENT_DAEMONSET = ("kube-system", "cilium")
+CNI_CONF = "/etc/cni/net.d/05-cilium.conflist"
+# What Cilium's agent writes (the cilium-cni plugin chained as the only plugin); the kubelet needs only that a
+# configuration exists.
+CNI_CONFLIST = json.dumps({"cniVersion": "0.3.1", "name": "cilium", "plugins": [
+    {"type": "cilium-cni", "enable-debug": False, "log-file": "/var/run/cilium/cilium-cni.log"}]}, indent=2) + "\n"
 LAB_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -109,12 +125,122 @@ def ciliumnode_manifest(name: str, cidr: str, internal_ip: str | None, owner_uid
     }
 
 
+# ------------------------------------------------- pure: DaemonSet node selection
+def _requirement_matches(expr: dict, labels: dict) -> bool:
+    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt"):
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except (KeyError, IndexError, ValueError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _tolerated(taint: dict, tolerations: list) -> bool:
+    for tol in tolerations:
+        if tol.get("effect") and tol["effect"] != taint.get("effect"):
+            continue
+        if tol.get("operator", "Equal") == "Exists":
+            if not tol.get("key") or tol["key"] == taint.get("key"):
+                return True
+        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def daemonset_selects(pod_spec: dict, labels: dict, taints: list) -> bool:
+    """Whether a DaemonSet with this pod template spec places a pod on a Node with these labels and taints.
+
+    As the DaemonSet controller decides (kubernetes pkg/controller/daemon predicates): the nodeSelector and the
+    required node affinity (terms ORed, expressions ANDed) match the labels, and every NoSchedule/NoExecute taint
+    is tolerated.
+    """
+    labels = labels or {}
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms")
+    if terms is not None and not any(
+            term.get("matchExpressions") and all(_requirement_matches(e, labels) for e in term["matchExpressions"])
+            for term in terms):
+        return False
+    return all(_tolerated(t, pod_spec.get("tolerations") or [])
+               for t in taints or [] if t.get("effect") in ("NoSchedule", "NoExecute"))
+
+
 # ------------------------------------------------------------------- the loop
 def _internal_ip(node) -> str | None:
     for a in (node.status.addresses or []) if node.status else []:
         if a.type == "InternalIP":
             return a.address
     return None
+
+
+def agent_nodes(api_client) -> dict:
+    """{node name: InternalIP} of the hybrid Nodes that the agent DaemonSet selects ({} when it is absent)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    try:
+        ds = client.AppsV1Api(api_client).read_namespaced_daemon_set(AGENT_DAEMONSET[1], AGENT_DAEMONSET[0])
+    except ApiException as exc:
+        if exc.status == 404:
+            return {}
+        raise
+    pod_spec = api_client.sanitize_for_serialization(ds.spec.template.spec) or {}
+    nodes = client.CoreV1Api(api_client).list_node(label_selector=f"{COMPUTE_TYPE_LABEL}=hybrid",
+                                                   limit=MAX_NODES_PER_PASS)
+    selected = {}
+    for node in nodes.items:
+        raw = api_client.sanitize_for_serialization(node)
+        if daemonset_selects(pod_spec, raw["metadata"].get("labels"), (raw.get("spec") or {}).get("taints")):
+            selected[node.metadata.name] = _internal_ip(node)
+    return selected
+
+
+def write_cni_conf(root: Path) -> bool:
+    """Write the agent's CNI configuration under a host's root. Returns True when it was missing."""
+    path = root / CNI_CONF.lstrip("/")
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(CNI_CONFLIST)
+    os.replace(tmp, path)
+    return True
+
+
+def host_roots(cfg: LabConfig) -> dict:
+    """{lab host address: its root directory} of the edge hosts."""
+    from hnlab import edge
+
+    return {h["ip"]: edge.host_root(cfg, h["name"]) for h in edge.load_hosts(cfg) if h.get("kind") == "edge"}
+
+
+def reconcile_agent(api_client, cfg: LabConfig, log=print) -> list:
+    """The agent's part: the CNI configuration on every host whose Node the DaemonSet selects. Returns the
+    names of the Nodes whose host got it in this pass."""
+    roots = None
+    written = []
+    for name, ip in sorted(agent_nodes(api_client).items()):
+        if roots is None:
+            roots = host_roots(cfg)
+        root = roots.get(ip)
+        if root is not None and root.is_dir() and write_cni_conf(root):
+            written.append(name)
+            log(f"cilium-agent: {name} ({ip}): wrote {CNI_CONF}")
+    return written
 
 
 def reconcile(api_client, log=print) -> dict | None:
@@ -184,6 +310,7 @@ def run(cfg: LabConfig, poll: float = POLL_SECONDS, max_passes: int | None = Non
             if api is None:  # the kubeconfig appears once the API server is up
                 api = kconfig.new_client_from_config(config_file=str(cfg.kubeconfig))
             reconcile(api, log=lambda m: print(m, flush=True))
+            reconcile_agent(api, cfg, log=lambda m: print(m, flush=True))
         except Exception as exc:  # API server not up or restarting: the next pass retries
             print(f"cilium-operator: pass failed: {exc}", flush=True)
         deadline = time.monotonic() + poll

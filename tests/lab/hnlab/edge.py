@@ -114,6 +114,11 @@ def _dirs(cfg, name: str) -> dict:
     return {"base": base, "upper": base / "upper", "work": base / "work", "root": base / "root"}
 
 
+def host_root(cfg, name: str) -> Path:
+    """The root directory (overlay mount) of lab host NAME, as the host sees /."""
+    return _dirs(cfg, name)["root"]
+
+
 def _pidfile(cfg, name: str) -> Path:
     return cfg.state_dir / "pids" / f"host-{name}.pid"
 

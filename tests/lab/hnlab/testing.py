@@ -32,6 +32,27 @@ def play(inventory, playbook, *extra: str, timeout: int = 900) -> tuple[int, str
     return proc.returncode, proc.stdout + proc.stderr
 
 
+# Cilium's CNI configuration (written on a host by the lab's Cilium stand-in): removed by the tests' clean-ups so that a
+# later join finds the host as new, with a Node NotReady until Cilium runs.
+CNI_CLEANUP = "rm -f /etc/cni/net.d/05-cilium.conflist; rmdir /etc/cni/net.d /etc/cni 2>/dev/null"
+
+
+def ready(node) -> bool:
+    """A Node (kubernetes client object) whose Ready condition is True."""
+    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+
+
+def network_not_ready(node) -> bool:
+    """Registered by its kubelet and NotReady because no CNI runs yet, as a new hybrid node is."""
+    return any(c.type == "Ready" and c.status == "False" and "NetworkPluginNotReady" in (c.message or "")
+               for c in (node.status.conditions or []))
+
+
+def kubelet_posting(node) -> bool:
+    """Its kubelet posts status: Ready, or NotReady only for want of a CNI (not Unknown: kubelet stopped)."""
+    return ready(node) or network_not_ready(node)
+
+
 def recap(output: str) -> dict:
     """The PLAY RECAP: {host: {ok, changed, unreachable, failed}}."""
     found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)

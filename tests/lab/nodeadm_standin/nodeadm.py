@@ -4,7 +4,10 @@ The real nodeadm (aws/eks-hybrid) cannot be fetched in the lab, so the lab's
 artifact mirror publishes this script in its place. It implements nodeadm's
 command-line contract (verbs, flags, exit codes, the "not installed" traps,
 /opt/nodeadm/tracker, the files install and init write) and, on init,
-registers the host as a Ready Node in the lab's API server.
+registers the host as a Node in the lab's API server. Like a real kubelet, the
+Node stays NotReady (NetworkPluginNotReady) until a CNI configuration exists
+in /etc/cni/net.d on the host: in the lab the Cilium stand-in writes it once
+the Cilium DaemonSet that the cilium role deploys selects the node.
 
 Runs on a Debian bookworm minbase host with python3, python3-yaml, openssl,
 iproute2 and systemd; standard library + yaml only.
@@ -13,7 +16,8 @@ Command line (as upstream, which parses with flaggy): usage errors (unknown
 flag, missing required flag or positional) print help to stderr and exit 2;
 fatal errors log {"level":"fatal",...,"msg":"Command failed"} and exit 1;
 the traps (init/upgrade/uninstall with nothing installed) exit 0. Upstream has
-no ``version`` verb: the version is ``nodeadm --version``. Logs are zap-style
+no ``version`` verb, but its parser answers ``nodeadm --version`` and ``nodeadm version`` with
+``Version: vX.Y.Z``. Logs are zap-style
 JSON lines on stderr.
 
 Lab wiring (files the lab installs on the host):
@@ -145,9 +149,6 @@ COMMANDS = {
             "region": ("r", "region", "str", "us-west-2"),
             "manifest_override": ("m", "manifest-override", "str", ""),
             "private_mode": ("", "private-mode", "bool", False),
-            "private_tarball": ("", "private-tarball", "str", ""),
-            "s3_bucket": ("", "s3-bucket", "str", ""),
-            "s3_key": ("", "s3-key", "str", ""),
             "timeout": ("t", "timeout", "duration", 1200.0),
         },
     },
@@ -168,6 +169,8 @@ COMMANDS = {
         "flags": {
             "config_source": ("c", "config-source", "str", ""),
             "skip": ("s", "skip", "slice", []),
+            "manifest_override": ("m", "manifest-override", "str", ""),
+            "private_mode": ("", "private-mode", "bool", False),
             "timeout": ("t", "timeout", "duration", 1200.0),
         },
     },
@@ -226,11 +229,12 @@ def parse_args(argv: list[str]) -> tuple[str, dict, list[str]]:
     """-> (command, options, positionals). Raises Usage."""
     args = list(argv)
     opts: dict = {"development": False}
+    # As flaggy: --version, or the bare word version, wins over -h and ends parsing.
+    if "--version" in args or (args and args[0] == "version"):
+        return "version", opts, []
     for a in args:
         if a in ("-h", "--help"):
             raise Usage("", _command_of(args))
-    if "--version" in args:
-        return "version", opts, []
     if not args:
         raise Usage("No command specified")
     verb = args.pop(0)
@@ -659,10 +663,34 @@ def ready_condition(now: str, status: str = "True", reason: str = "KubeletReady"
             "lastHeartbeatTime": now, "lastTransitionTime": now}
 
 
-def node_status(node_ip: str, host: str, kubelet_version: str, now: str) -> dict:
+# The kubelet's Ready condition while the container runtime reports no network (kubernetes pkg/kubelet/nodestatus
+# setters.go ReadyCondition: reason KubeletNotReady, the runtime's NetworkReady error as the message); what a real
+# hybrid node reports until its CNI runs (EKS user guide, hybrid-nodes-cni).
+NETWORK_NOT_READY = ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+                     "message:Network plugin returns error: cni plugin not initialized")
+CNI_CONF_DIR = "/etc/cni/net.d"
+CNI_CONF_SUFFIXES = (".conf", ".conflist", ".json")  # what containerd's CRI plugin loads (libcni ConfFiles)
+
+
+def cni_configured() -> bool:
+    """True when a CNI network configuration exists on the host (as containerd's CRI plugin looks for one)."""
+    try:
+        names = os.listdir(path(CNI_CONF_DIR))
+    except OSError:
+        return False
+    return any(n.endswith(CNI_CONF_SUFFIXES) for n in names)
+
+
+def node_ready_condition(now: str, network_ready: bool) -> dict:
+    if network_ready:
+        return ready_condition(now)
+    return ready_condition(now, status="False", reason="KubeletNotReady", message=NETWORK_NOT_READY)
+
+
+def node_status(node_ip: str, host: str, kubelet_version: str, now: str, network_ready: bool = False) -> dict:
     return {
         "addresses": [{"type": "InternalIP", "address": node_ip}, {"type": "Hostname", "address": host}],
-        "conditions": [ready_condition(now)],
+        "conditions": [node_ready_condition(now, network_ready)],
         "nodeInfo": {
             "kubeletVersion": f"v{kubelet_version}", "kubeProxyVersion": f"v{kubelet_version}",
             "architecture": ARCH if ARCH != "noarch" else "amd64", "operatingSystem": "linux",
@@ -676,7 +704,7 @@ def node_status(node_ip: str, host: str, kubelet_version: str, now: str) -> dict
 
 
 def node_manifest(name: str, node_ip: str, host: str, labels: dict, taints: list,
-                  kubelet_version: str, now: str | None = None) -> dict:
+                  kubelet_version: str, now: str | None = None, network_ready: bool = False) -> dict:
     """The Node object a hybrid node's kubelet registers (pure)."""
     now = now or _ts()[:19] + "Z"
     all_labels = {
@@ -692,7 +720,7 @@ def node_manifest(name: str, node_ip: str, host: str, labels: dict, taints: list
                      "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                                      "hnlab.io/registered-by": f"nodeadm-standin {VERSION}"}},
         "spec": {"taints": taints} if taints else {},
-        "status": node_status(node_ip, host, kubelet_version, now),
+        "status": node_status(node_ip, host, kubelet_version, now, network_ready),
     }
 
 
@@ -926,8 +954,6 @@ def cmd_install(opts: dict, pos: list[str]) -> int:
         raise Fatal("distro containerd source is not supported on RHEL, use docker")
     if source == "docker" and osid == "amzn":
         raise Fatal("docker containerd source is not supported on AL2023, use distro")
-    if opts["private_tarball"] or opts["s3_bucket"]:
-        raise Fatal("private installation (--private-tarball/--s3-bucket) is not supported by the lab stand-in")
     info("Validating Kubernetes version", version=pos[0])
     manifest_url = opts["manifest_override"] or endpoints().get("manifest_url")
     k8s = resolve_kubernetes_version(pos[0], manifest_url)
@@ -1145,7 +1171,8 @@ def cmd_init(opts: dict, pos: list[str]) -> int:
     info("Registering node", node=name, nodeIP=node_ip)
     kube = Kube(endpoint, token, ca_pem)
     try:
-        register_node(kube, node_manifest(name, node_ip, hostname(), flags["labels"], flags["taints"], k8s))
+        register_node(kube, node_manifest(name, node_ip, hostname(), flags["labels"], flags["taints"], k8s,
+                                          network_ready=cni_configured()))
     except HTTPError as exc:
         raise Fatal(f"failed to register node {name}: {exc}")
     systemctl("daemon-reload", check=False)
@@ -1344,7 +1371,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"\n{exc}\n")
         return 2
     if verb == "version":
-        print(VERSION)
+        print(f"Version: {VERSION}")  # nodeadm's (flaggy's) version line
         return 0
     try:
         if not FAKE_ROOT and os.geteuid() != 0:
@@ -1361,7 +1388,9 @@ def main(argv: list[str] | None = None) -> int:
 # -------------------------------------------------- the stand-in kubelet
 # Written to /usr/bin/kubelet by install (with KUBELET_VERSION stamped in).
 KUBELET_DAEMON = r'''#!/usr/bin/env python3
-"""kubelet stand-in (hybridnodes lab). Keeps the Node Ready and plumbs Cilium's
+"""kubelet stand-in (hybridnodes lab). Posts the Node's Ready condition as a
+real kubelet does: Ready only while a CNI configuration exists in
+/etc/cni/net.d, else NotReady (NetworkPluginNotReady). Plumbs Cilium's
 addresses: when CiliumNode <node> has spec.ipam.podCIDRs, the first address of
 the first CIDR (CiliumInternalIP) and a pod address (the 10th) go on the
 veth cilium_host (peer cilium_net)."""
@@ -1371,6 +1400,9 @@ ROOT = os.environ.get("NODEADM_STANDIN_ROOT", "")
 STATE = "/etc/kubernetes/standin-node.json"
 ENDPOINTS = "/etc/hnlab/endpoints.json"
 POD_OFFSET = 10
+CNI_CONF_DIR = "/etc/cni/net.d"
+NOT_READY = ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+             "message:Network plugin returns error: cni plugin not initialized")
 stop = False
 
 
@@ -1443,7 +1475,16 @@ def plumb(cidr, current):
     return (router, pod)
 
 
-def heartbeat(api, state, status="True"):
+def network_ready():
+    try:
+        return any(n.endswith((".conf", ".conflist", ".json")) for n in os.listdir(p(CNI_CONF_DIR)))
+    except OSError:
+        return False
+
+
+def heartbeat(api, state, status=None):
+    if status is None:
+        status = "True" if network_ready() else "False"
     name = state["nodeName"]
     node = api.req("GET", "/api/v1/nodes/" + name)
     ts = now()
@@ -1456,8 +1497,9 @@ def heartbeat(api, state, status="True"):
                                           "metadata": {"name": name, "labels": labels}, "spec": spec})
         log("re-registered node", node=name)
     cond = {"type": "Ready", "status": status, "lastHeartbeatTime": ts, "lastTransitionTime": ts,
-            "reason": "KubeletReady" if status == "True" else "NodeStatusUnknown",
-            "message": "kubelet is posting ready status" if status == "True" else "Kubelet stopped posting node status."}
+            "reason": {"True": "KubeletReady", "False": "KubeletNotReady"}.get(status, "NodeStatusUnknown"),
+            "message": {"True": "kubelet is posting ready status", "False": NOT_READY}.get(
+                status, "Kubelet stopped posting node status.")}
     if node is not None:
         for c in (node.get("status") or {}).get("conditions") or []:
             if c.get("type") == "Ready" and c.get("status") == status:
@@ -1490,8 +1532,9 @@ def main():
     once = "--standin-once" in sys.argv[1:]
     log("kubelet stand-in starting", version=KUBELET_VERSION, node=state["nodeName"], interval=interval)
     while not stop:
+        net = network_ready()
         try:
-            heartbeat(api, state)
+            heartbeat(api, state, "True" if net else "False")
             cn = api.req("GET", "/apis/cilium.io/v2/ciliumnodes/" + state["nodeName"])
             cidrs = (((cn or {}).get("spec") or {}).get("ipam") or {}).get("podCIDRs") or []
             if cidrs:
@@ -1500,8 +1543,10 @@ def main():
             log("heartbeat failed", error=str(e))
         if once:
             break
-        for _ in range(interval * 10):
-            if stop:
+        # As the kubelet's runtime status sync: a change of the network's readiness is posted at once (checked
+        # every second), not at the next heartbeat.
+        for tick in range(interval * 10):
+            if stop or (tick % 10 == 9 and network_ready() != net):
                 break
             time.sleep(0.1)
     if stop:

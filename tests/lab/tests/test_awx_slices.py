@@ -30,7 +30,7 @@ import yaml
 
 from hnlab import edge
 from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
-from test_join_lifecycle import _cleanup, _node_by_ip, _play, _pools, _ready, _recap, _ssh
+from test_join_lifecycle import _cleanup, _kubelet_posting, _node_by_ip, _play, _pools, _recap, _ssh
 
 pytestmark = [
     pytest.mark.lab,
@@ -211,12 +211,13 @@ def test_three_concurrent_slices_converge_like_one_run(lab, site, tmp_path):
     left = [a for a in client(lab, "ssm").describe_activations()["ActivationList"] if a.get("IamRole") == site["role"]]
     assert left == []
 
-    # The state of a single run: every edge host a Ready Node with its pool's labels, one access entry.
+    # The state of a single run: every edge host a registered Node (NotReady until a CNI runs) with its pool's labels,
+    # one access entry.
     pools = _pools(lab)
     names = set()
     for host in site["hosts"]:
         node = _node_by_ip(lab, host["ip"])
-        assert node is not None and _ready(node), host
+        assert node is not None and _kubelet_posting(node), host
         assert node.metadata.name == by_ip[host["ip"]]["InstanceId"]
         for key, value in pools[host["name"]]["hybrid_node_labels"].items():
             assert node.metadata.labels[key] == value, (host["name"], key)

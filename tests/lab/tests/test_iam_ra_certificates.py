@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hnlab.testing import play, recap as _recap, ssh as _ssh
-from hnlab import edge, k8s
+from hnlab import edge, k8s, testing
 from hnlab.aws.clients import client
 
 pytestmark = [
@@ -113,7 +113,7 @@ def _cleanup(cfg, hosts, packages_before, role_name, anchor_id, profile_id):
         _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
                         f"rm -f {NODEADM} {ROUTE_DROP_IN}; rm -rf /etc/nodeadm /etc/iam /etc/aws/hybrid; "
                         f"rmdir {os.path.dirname(ROUTE_DROP_IN)} /etc/aws /opt/cni /var/lib/amazon /etc/eks "
-                        f"/var/lib/nodeadm-standin 2>/dev/null; ip route del {route} 2>/dev/null; true", timeout=180)
+                        f"/var/lib/nodeadm-standin 2>/dev/null; ip route del {route} 2>/dev/null; {testing.CNI_CLEANUP}; true", timeout=180)
         before = packages_before.get(host["name"])
         if before is not None:
             added = sorted(set(_ssh(cfg, host, PACKAGES).stdout.split()) - set(before))
@@ -252,13 +252,14 @@ def test_join_gives_each_host_a_certificate_with_its_node_name_from_the_ca(lab, 
             == cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         # The host's key, the CA's key and its passphrase never appear in the -vvv output.
         assert _pem_bodies(key_pem) and not any(line in output for line in _pem_bodies(key_pem)), host["name"]
-        # nodeadm init ran with the certificate (the stand-in refuses a CN other than nodeName) and the Node is Ready.
+        # nodeadm init ran with the certificate (the stand-in refuses a CN other than nodeName) and the kubelet posts
+        # the Node's status (NotReady until a CNI runs).
         config = yaml.safe_load(_ssh(lab, host, f"cat {NODE_CONFIG}").stdout)
         ira = config["spec"]["hybrid"]["iamRolesAnywhere"]
         assert (ira["nodeName"], ira["certificatePath"], ira["privateKeyPath"]) == (name, CERT, KEY)
         node = _node_by_ip(lab, host["ip"])
         assert node is not None and node.metadata.name == name, host["name"]
-        assert any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+        assert testing.kubelet_posting(node), node.status.conditions
     assert not any(line in output for line in _pem_bodies(ca["key_pem"]))
     assert site["passphrase"] not in output
     assert "PRIVATE KEY-----" not in output

@@ -27,7 +27,7 @@ import uuid
 
 import pytest
 
-from hnlab import edge, k8s, netns
+from hnlab import cilium_manifest, cilium_operator, edge, k8s, netns, testing
 from hnlab.aws.clients import client
 
 pytestmark = [
@@ -121,13 +121,15 @@ def test_edge_host_joins_through_the_vpn(lab, edge_host):
         assert labels["hybridnodes.eks/pool"] == "lab"
         addresses = {item["type"]: item["address"] for item in node["status"]["addresses"]}
         assert addresses["InternalIP"] == edge_host["ip"]
+        # Registered, and NotReady until a CNI runs, as a real hybrid node (kubelet: NetworkPluginNotReady).
         ready = [cond for cond in node["status"]["conditions"] if cond["type"] == "Ready"]
-        assert ready and ready[0]["status"] == "True"
+        assert ready and ready[0]["status"] == "False" and "NetworkPluginNotReady" in ready[0]["message"], ready
         assert node["status"]["nodeInfo"]["kubeletVersion"].startswith(f"v{lab.kubernetes_version}")
         # The emulator saw the activation used once.
         used = client(lab, "ssm").describe_activations(
             Filters=[{"FilterKey": "ActivationIds", "FilterValues": [activation["ActivationId"]]}])["ActivationList"]
         assert used[0]["RegistrationsCount"] == 1
+        cni_makes_the_node_ready(lab, edge_host, node_name)
         pod_network_path(lab, edge_host, node_name)
     finally:
         with k8s.api_client(lab) as api:
@@ -151,6 +153,28 @@ def _worker_ping(lab, address):
     """One ping from the cloud worker (in the VPC), bounded to two seconds."""
     result = netns.run(["ping", "-c", "1", "-W", "2", address], netns=lab.netns_worker, check=False)
     return result.returncode == 0
+
+
+def cni_makes_the_node_ready(lab, edge_host, node_name):
+    """Cilium's agent DaemonSet (hybrid affinity) selects the Node: the lab's Cilium stand-in writes the CNI
+    configuration onto the host, and the kubelet turns the Node Ready."""
+    from kubernetes import client as kube
+
+    (agent,) = [doc for doc in cilium_manifest.build([lab.pod_cidr], lab.pod_mask_size) if doc["kind"] == "DaemonSet"]
+    with k8s.api_client(lab) as api:
+        apps, core = kube.AppsV1Api(api), kube.CoreV1Api(api)
+        apps.create_namespaced_daemon_set(agent["metadata"]["namespace"], agent)
+        try:
+            def ready():
+                conditions = core.read_node(node_name).status.conditions or []
+                return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+            _wait(f"Node {node_name} Ready once Cilium's DaemonSet selects it", ready, timeout=60)
+            conf = _ok(_ssh(lab, edge_host, f"cat {cilium_operator.CNI_CONF}")).stdout
+            assert json.loads(conf)["plugins"][0]["type"] == "cilium-cni"
+        finally:
+            apps.delete_namespaced_daemon_set(agent["metadata"]["name"], agent["metadata"]["namespace"])
+            _ssh(lab, edge_host, testing.CNI_CLEANUP)
 
 
 def pod_network_path(lab, edge_host, node_name):

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from hnlab.testing import play, recap as _recap, ssh as _ssh
-from hnlab import cilium_manifest, edge, k8s, netns
+from hnlab import cilium_manifest, edge, k8s, netns, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
 
@@ -137,7 +137,7 @@ def _cleanup(cfg, site):
                         f"rm -f {NODEADM} {EDGE_DROP_IN}; rm -rf /etc/nodeadm /var/lib/amazon/ssm; "
                         f"rmdir {os.path.dirname(EDGE_DROP_IN)} /opt/cni /var/lib/amazon /etc/eks /var/lib/nodeadm-standin "
                         f"2>/dev/null; ip route del {vpc_route} 2>/dev/null; "
-                        f"ip link del cilium_host 2>/dev/null; networkctl reload; true", timeout=180)
+                        f"ip link del cilium_host 2>/dev/null; {testing.CNI_CLEANUP}; networkctl reload; true", timeout=180)
     # vpngw: the pod routes and their drop-in.
     for dst in _gateway_pod_routes(cfg, gateway):
         _ssh(cfg, gateway, f"ip -4 route del {dst}")

@@ -88,7 +88,7 @@ def test_published_binary_is_the_stamped_standin(cfg):
     binary = root / "releases" / cfg.nodeadm_versions[1] / "bin" / "linux" / "arm64" / "nodeadm"
     out = subprocess.run([sys.executable, str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 0
-    assert out.stdout.strip() == cfg.nodeadm_versions[1]
+    assert out.stdout.strip() == f"Version: {cfg.nodeadm_versions[1]}"
     assert 'ARCH = "arm64"' in binary.read_text()
 
 

@@ -37,7 +37,7 @@ from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
 from hnlab.aws.labapi import LabApi
 from hnlab.testing import REPO, VENV_BIN, play
 from test_awx_slices import _assert_clean
-from test_join_lifecycle import NODEADM, _cleanup, _node_by_ip, _ready, _recap, _ssh
+from test_join_lifecycle import NODEADM, _cleanup, _kubelet_posting, _node_by_ip, _recap, _ssh
 
 pytestmark = [
     pytest.mark.lab,
@@ -323,7 +323,7 @@ def test_join_killed_during_nodeadm_install_then_rerun_converges(lab, site):
     assert _recap(output)[last["name"]]["changed"] > 0, output
     for host in hosts:
         node = _node_by_ip(lab, host["ip"])
-        assert node is not None and _ready(node), host["name"]
+        assert node is not None and _kubelet_posting(node), host["name"]
 
     code, output = play(lab.inventory_path, JOIN, *site["extra"])
     assert code == 0, output
@@ -360,14 +360,14 @@ def test_host_reboot_keeps_route_nodeconfig_and_kubelet_and_rerun_changes_nothin
     while time.monotonic() < deadline:
         probe = _ssh(lab, host, "ip -4 route; systemctl is-active kubelet", timeout=20).stdout
         node = _node_by_ip(lab, host["ip"])
-        if route in probe and probe.strip().endswith("active") and node is not None and _ready(node):
+        if route in probe and probe.strip().endswith("active") and node is not None and _kubelet_posting(node):
             break
         time.sleep(1)
     probe = _ssh(lab, host, "ip -4 route; systemctl is-active kubelet").stdout
     assert route in probe and probe.strip().splitlines()[-1] == "active", probe
     assert _ssh(lab, host, f"sha256sum {NODECONFIG}").stdout == config_before
     node = _node_by_ip(lab, host["ip"])
-    assert node is not None and _ready(node)
+    assert node is not None and _kubelet_posting(node)
     code, output = play(lab.inventory_path, JOIN, *site["extra"], "--limit", host["name"])
     assert code == 0, output
     assert _recap(output)[host["name"]]["changed"] == 0, output

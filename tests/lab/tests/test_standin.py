@@ -72,15 +72,16 @@ def node_config(tmp_path: Path, spec_hybrid: dict | None = None, **spec) -> str:
 
 # ------------------------------------------------------------ command line
 def test_version_flag_and_help(root):
-    p = run(root, "--version")
-    assert p.returncode == 0 and p.stdout.strip() == standin.VERSION
+    # As nodeadm (flaggy): `--version` and the bare word `version` print "Version: vX.Y.Z", before any -h.
+    for args in (["--version"], ["version"], ["-h", "--version"]):
+        p = run(root, *args)
+        assert p.returncode == 0 and p.stdout.strip() == f"Version: {standin.VERSION}", args
     assert run(root, "install", "--help").returncode == 0
     assert run(root, "-h").returncode == 0
 
 
 @pytest.mark.parametrize("args, message", [
     ([], "No command specified"),
-    (["version"], "Unknown arguments supplied: version"),  # upstream has only --version
     (["install", "1.31", "-p", "ssm", "--bogus"], "Unknown arguments supplied: --bogus"),
     (["install", "-p", "ssm"], "KUBERNETES_VERSION not found"),
     (["install", "1.31"], "--credential-provider is a required flag"),
@@ -351,8 +352,12 @@ def test_node_manifest_payload():
     assert m["spec"]["taints"] == [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"}]
     assert {"type": "InternalIP", "address": "10.200.0.12"} in m["status"]["addresses"]
     assert m["status"]["nodeInfo"]["kubeletVersion"] == "v1.31.7"
+    # NotReady until a CNI configuration exists, with the kubelet's reason and message; Ready with one.
     ready = [c for c in m["status"]["conditions"] if c["type"] == "Ready"]
-    assert ready and ready[0]["status"] == "True"
+    assert ready and ready[0]["status"] == "False" and ready[0]["reason"] == "KubeletNotReady"
+    assert "NetworkPluginNotReady" in ready[0]["message"]
+    m = standin.node_manifest("mi-0123", "10.200.0.12", "edge02", {}, [], "1.31.7", network_ready=True)
+    assert [c["status"] for c in m["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
     # a user label cannot turn the node into a non-hybrid one
     m = standin.node_manifest("n", "10.0.0.1", "h", {"eks.amazonaws.com/compute-type": "ec2"}, [], "1.31.7")
     assert m["metadata"]["labels"]["eks.amazonaws.com/compute-type"] == "hybrid" and m["spec"] == {}

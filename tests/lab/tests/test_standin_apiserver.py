@@ -97,7 +97,8 @@ def test_init_registers_ready_node_and_cilium_plumbing(lab, tmp_path):
         assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [("edge", "true", "NoSchedule")]
         assert {(a.type, a.address) for a in node.status.addresses} >= {("InternalIP", "10.200.0.11")}
         assert node.status.node_info.kubelet_version == "v1.31.7"
-        assert [c.status for c in node.status.conditions if c.type == "Ready"] == ["True"]
+        # No CNI configuration on the (fake) host yet: NotReady, as a real hybrid node.
+        assert [c.status for c in node.status.conditions if c.type == "Ready"] == ["False"]
 
         # Cilium "deployed": CRD + cilium-config; the operator allocates a block.
         kc.ApiextensionsV1Api(api).create_custom_resource_definition(CRD)
@@ -122,6 +123,12 @@ def test_init_registers_ready_node_and_cilium_plumbing(lab, tmp_path):
         assert kubelet.returncode == 0, kubelet.stderr
         calls = (root / "var/log/nodeadm-standin.calls").read_text()
         assert "ip addr add 192.168.0.1/32 dev cilium_host" in calls
+        assert [c.status for c in core.read_node(name).status.conditions if c.type == "Ready"] == ["False"]
+        # The agent's part of the Cilium stand-in writes the CNI configuration; the kubelet then posts Ready.
+        assert cilium_operator.write_cni_conf(root) and not cilium_operator.write_cni_conf(root)
+        kubelet = run(root, "--kubeconfig=/var/lib/kubelet/kubeconfig", "--standin-once", script=root / "usr/bin/kubelet")
+        assert kubelet.returncode == 0, kubelet.stderr
+        assert [c.status for c in core.read_node(name).status.conditions if c.type == "Ready"] == ["True"]
         assert "ip addr add 192.168.0.10/32 dev cilium_host" in calls
 
         # upgrade moves kubeletVersion

@@ -7,6 +7,7 @@ test in test_standin_apiserver.py.
 from __future__ import annotations
 
 import ipaddress
+import json
 import sys
 from pathlib import Path
 
@@ -82,3 +83,46 @@ def test_ciliumnode_manifest():
                                       {"type": "CiliumInternalIP", "ip": "192.168.3.129"}]
     assert m["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert m["metadata"]["labels"]["eks.amazonaws.com/compute-type"] == "hybrid"
+
+
+# ------------------------------------------------ the agent: DaemonSet node selection (pure)
+HYBRID_POD_SPEC = {
+    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "eks.amazonaws.com/compute-type", "operator": "In", "values": ["hybrid"]}]}]}}},
+    "tolerations": [{"operator": "Exists"}],
+}
+
+
+def test_daemonset_selects_hybrid_nodes_by_affinity():
+    hybrid = {"eks.amazonaws.com/compute-type": "hybrid", "kubernetes.io/os": "linux"}
+    assert op.daemonset_selects(HYBRID_POD_SPEC, hybrid, [])
+    assert not op.daemonset_selects(HYBRID_POD_SPEC, {"eks.amazonaws.com/compute-type": "ec2"}, [])
+    assert not op.daemonset_selects(HYBRID_POD_SPEC, {}, [])
+    # terms are ORed, expressions within one term ANDed
+    spec = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "DoesNotExist"}]},
+        {"matchExpressions": [{"key": "c", "operator": "NotIn", "values": ["x"]}]}]}}}}
+    assert op.daemonset_selects(spec, {"a": "1"}, [])
+    assert not op.daemonset_selects(spec, {"a": "1", "b": "2", "c": "x"}, [])
+    assert op.daemonset_selects(spec, {"c": "y"}, [])
+    # a nodeSelector must match too
+    assert not op.daemonset_selects({"nodeSelector": {"pool": "gpu"}}, {"pool": "general"}, [])
+
+
+def test_daemonset_selection_respects_taints():
+    hybrid = {"eks.amazonaws.com/compute-type": "hybrid"}
+    taint = {"key": "dedicated", "value": "edge", "effect": "NoSchedule"}
+    assert op.daemonset_selects(HYBRID_POD_SPEC, hybrid, [taint])  # tolerates everything
+    narrow = dict(HYBRID_POD_SPEC, tolerations=[{"key": "other", "operator": "Exists"}])
+    assert not op.daemonset_selects(narrow, hybrid, [taint])
+    assert op.daemonset_selects(narrow, hybrid, [dict(taint, effect="PreferNoSchedule")])
+    equal = dict(HYBRID_POD_SPEC, tolerations=[{"key": "dedicated", "value": "edge", "effect": "NoSchedule"}])
+    assert op.daemonset_selects(equal, hybrid, [taint])
+
+
+def test_write_cni_conf_once(tmp_path):
+    assert op.write_cni_conf(tmp_path)
+    conf = tmp_path / op.CNI_CONF.lstrip("/")
+    assert json.loads(conf.read_text())["plugins"][0]["type"] == "cilium-cni"
+    conf.write_text("{}")
+    assert not op.write_cni_conf(tmp_path) and conf.read_text() == "{}"

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from hnlab.testing import play, recap as _recap, ssh as _ssh
-from hnlab import edge, inventory, k8s
+from hnlab import edge, inventory, k8s, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
 
@@ -85,7 +85,7 @@ def _cleanup(cfg, hosts, gateway, role_name, pod_routes, crd_was_there):
         _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
                         f"rm -f {NODEADM} {ROUTE_DROP_IN}; rm -rf /etc/nodeadm /var/lib/amazon/ssm; "
                         f"rmdir {os.path.dirname(ROUTE_DROP_IN)} /opt/cni /var/lib/amazon /etc/eks /var/lib/nodeadm-standin "
-                        f"2>/dev/null; ip route del {route} 2>/dev/null; ip link del cilium_host 2>/dev/null; true",
+                        f"2>/dev/null; ip route del {route} 2>/dev/null; ip link del cilium_host 2>/dev/null; {testing.CNI_CLEANUP}; true",
              timeout=180)
     ips = {host["ip"] for host in hosts}
     kube, api_client = _kube(cfg)
