@@ -72,7 +72,13 @@ class LabConfig:
     account_id: str = "123456789012"
     cluster_name: str = "hybrid-lab"
     kubernetes_version: str = "1.31"
-    nodeadm_versions: tuple = ("v1.0.20", "v1.0.19")
+    # The versions the mirror publishes the nodeadm STAND-IN under (tests/lab/nodeadm_standin; the first is the
+    # inventory's hybrid_nodeadm_version); none of them is real_nodeadm_version.
+    nodeadm_versions: tuple = ("v1.0.20", "v1.0.18")
+    # The pinned release of the REAL nodeadm, built from its Go module (github.com/aws/eks-hybrid, cmd/nodeadm) by
+    # hnlab.gobuild and published by the mirror at releases/<this>/bin/linux/amd64/. v1.0.19 is the newest tag the
+    # Go module proxy serves (v1.0.20 is refused there); releases before v1.0.19 fail SSM installs.
+    real_nodeadm_version: str = "v1.0.19"
 
     # Edge hosts.
     default_hosts: int = 3
@@ -121,6 +127,14 @@ class LabConfig:
     @property
     def apiserver_binary(self) -> Path:
         return self.cache_dir / "kube-apiserver"
+
+    @property
+    def go_builds_dir(self) -> Path:
+        return self.cache_dir / "go-builds"
+
+    @property
+    def real_nodeadm_binary(self) -> Path:
+        return self.go_builds_dir / f"nodeadm-{self.real_nodeadm_version}" / "nodeadm"
 
     @property
     def kubectl_binary(self) -> Path:

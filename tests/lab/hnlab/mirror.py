@@ -10,6 +10,8 @@ Layout under ``cfg.state_dir / "mirror"`` (served as the URL root), mirroring
     releases/<v>/bin/linux/<arch>/nodeadm.sha256
     releases/<v>/bin/linux/<arch>/nodeadm.sha512
     releases/<v>/bin/linux/<arch>/nodeadm.gz (+ .sha256, .sha512)
+    releases/<real>/bin/linux/amd64/nodeadm        the REAL nodeadm at cfg.real_nodeadm_version (+ .sha256,
+                                                   .sha512), once hnlab.gobuild built it
 
     palette/palette-agent-install.sh               the Palette agent installer STAND-IN
     palette/palette-agent-install.sh.sha256        (tests/lab/palette_standin/, not Spectro Cloud's)
@@ -210,12 +212,35 @@ def publish(cfg: LabConfig, base_url: str | None = None) -> Path:
             _write_checksums(gz, f"_bin/{arch}/nodeadm.gz")
         (rel / "GIT_VERSION").write_text(real + "\n")
         (rel / "ATTRIBUTION.txt").write_text("hybridnodes lab: nodeadm stand-in, not the real nodeadm\n")
+    publish_real_nodeadm(cfg)
     (root / "manifest.yaml").write_text(yaml.safe_dump(manifest(cfg, base_url), sort_keys=False))
     for key, fault in _read_faults(cfg).items():
         version, arch = key.split("/")
         _apply_fault(cfg, version, arch, fault)
     publish_palette_standin(cfg)
     return root
+
+
+def publish_real_nodeadm(cfg: LabConfig) -> Path | None:
+    """Publish the real nodeadm (built by hnlab.gobuild, amd64 only) at its pinned version; None when not built."""
+    if cfg.real_nodeadm_version in cfg.nodeadm_versions:
+        raise ValueError(f"{cfg.real_nodeadm_version} is both a stand-in version and the real nodeadm's pin")
+    built = cfg.real_nodeadm_binary
+    if not built.exists():
+        return None
+    rel = mirror_root(cfg) / "releases" / cfg.real_nodeadm_version
+    if rel.exists():
+        shutil.rmtree(rel)
+    d = rel / "bin" / "linux" / "amd64"
+    d.mkdir(parents=True)
+    binary = d / "nodeadm"
+    shutil.copyfile(built, binary)
+    binary.chmod(0o755)
+    _write_checksums(binary, "_bin/amd64/nodeadm")
+    (rel / "GIT_VERSION").write_text(cfg.real_nodeadm_version + "\n")
+    (rel / "ATTRIBUTION.txt").write_text(f"hybridnodes lab: the real nodeadm {cfg.real_nodeadm_version}, built from "
+                                         "the Go module github.com/aws/eks-hybrid (cmd/nodeadm)\n")
+    return binary
 
 
 def publish_palette_standin(cfg: LabConfig) -> str:

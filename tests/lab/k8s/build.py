@@ -11,6 +11,8 @@ Idempotent: when cfg.apiserver_binary and cfg.kubectl_binary exist and answer
 ``--version`` nothing is done. Source tree, Go build cache and log live under
 cfg.cache_dir, outside the repository. Needs root (apt, /var/cache).
 
+Then builds the pinned upstream Go programs of hnlab.gobuild (the real nodeadm).
+
 Usage: python tests/lab/k8s/build.py [--force]
 """
 
@@ -28,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hnlab import gobuild  # noqa: E402
 from hnlab.config import LabConfig, load  # noqa: E402
 
 APT_PACKAGES = (
@@ -219,7 +222,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even when binaries work")
     args = parser.parse_args()
-    build(load(), force=args.force)
+    cfg = load()
+    build(cfg, force=args.force)
+    # The lab's other one-time builds: the pinned upstream Go programs (the real nodeadm), from the Go module proxy.
+    gobuild.build(cfg, force=args.force)
 
 
 if __name__ == "__main__":
