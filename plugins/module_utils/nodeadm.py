@@ -34,8 +34,15 @@ VALIDATION_PHASES = (
     "kubelet-version-skew-validation", "api-server-endpoint-resolution-validation",
     "proxy-validation", "node-inactive-validation",
 )
-INIT_PHASES = ("preprocess", "config", "run") + VALIDATION_PHASES
+# nodeadm accepts any --skip name and skips only exact matches, so a typo skips nothing silently; the collection refuses
+# names nodeadm does not know. Beside the names its help lists, nodeadm v1.0.19 matches cluster-access-validation
+# (internal/node/hybrid/hybrid.go), ssm-api-network and iam-ra-api-network (internal/creds/validation.go).
+HIDDEN_PHASES = ("cluster-access-validation", "ssm-api-network", "iam-ra-api-network")
+INIT_PHASES = ("preprocess", "config", "run") + VALIDATION_PHASES + HIDDEN_PHASES
 UNINSTALL_PHASES = ("pod-validation", "node-validation")
+# upgrade also runs init-validation and the drain checks, and upgrades containerd's major version
+# (cmd/nodeadm/upgrade/upgrade.go, internal/flows/upgrade.go).
+UPGRADE_PHASES = INIT_PHASES + ("init-validation",) + UNINSTALL_PHASES + ("containerd-major-version-upgrade",)
 
 KUBERNETES_VERSION_RE = re.compile(r"^1\.\d{2}(\.\d{1,3})?$")
 DURATION_RE = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
@@ -126,7 +133,10 @@ VERBS = {
         "required": ("config_source",),
         "flags": {
             "config_source": _CONFIG_SOURCE,
-            "skip": ("--skip", _phases(INIT_PHASES)),
+            "skip": ("--skip", _phases(UPGRADE_PHASES)),
+            # For air-gapped upgrades, as for install (cmd/nodeadm/upgrade/upgrade.go).
+            "manifest_override": _MANIFEST,
+            "private_mode": ("--private-mode", None),
             "timeout": ("--timeout", _duration),
         },
     },

@@ -55,7 +55,11 @@ options:
     description: Timeout of C(install) and C(upgrade), such as V(20m) (nodeadm's default when unset).
     type: str
   skip:
-    description: Phases of C(init) and C(upgrade) to skip.
+    description:
+      - Phases of C(init) and C(upgrade) to skip; a name nodeadm does not know is refused (nodeadm itself would
+        silently skip nothing).
+      - C(upgrade) also takes C(init-validation), C(pod-validation), C(node-validation) and
+        C(containerd-major-version-upgrade); both take C(cluster-access-validation).
     type: list
     elements: str
     default: []
@@ -66,10 +70,10 @@ options:
     choices: [pod-validation, node-validation]
     default: []
   manifest_override:
-    description: A release manifest (C(file://) or C(https://)) for C(install) and C(init).
+    description: A release manifest (C(file://) or C(https://)) for C(install), C(init) and C(upgrade) (air-gapped sites).
     type: str
   private_mode:
-    description: Passes C(--private-mode) to C(install) and C(init).
+    description: Passes C(--private-mode) to C(install), C(init) and C(upgrade) (needs O(manifest_override)).
     type: bool
     default: false
   config_path:
@@ -407,7 +411,8 @@ def action_options(action, params, config_source):
                 "manifest_override": params["manifest_override"], "private_mode": params["private_mode"] or None}
     if action == "upgrade":
         return {"kubernetes_version": params["kubernetes_version"], "config_source": config_source,
-                "skip": params["skip"] or None, "timeout": params["timeout"]}
+                "skip": params["skip"] or None, "manifest_override": params["manifest_override"],
+                "private_mode": params["private_mode"] or None, "timeout": params["timeout"]}
     return {"skip": params["uninstall_skip"] or None, "force": params["force"] or None}
 
 

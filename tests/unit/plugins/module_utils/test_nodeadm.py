@@ -41,6 +41,22 @@ def test_init_and_upgrade_argv():
         BIN, "upgrade", "1.31", "--config-source", "file:///c.yaml"]
 
 
+def test_upgrade_takes_the_air_gapped_flags_and_its_own_phases():
+    # nodeadm upgrade has -m/--manifest-override and --private-mode (cmd/nodeadm/upgrade/upgrade.go).
+    argv = build_argv(BIN, "upgrade", kubernetes_version="1.32", config_source="file:///c.yaml",
+                      manifest_override="file:///opt/mirror/manifest.yaml", private_mode=True,
+                      skip=["init-validation", "pod-validation", "containerd-major-version-upgrade"])
+    assert argv[argv.index("--manifest-override") + 1] == "file:///opt/mirror/manifest.yaml"
+    assert "--private-mode" in argv
+    assert argv[argv.index("--skip") + 1] == "init-validation,pod-validation,containerd-major-version-upgrade"
+    # the upgrade-only phases are refused for init; the hidden ones nodeadm matches are taken by both
+    with pytest.raises(NodeadmArgumentError, match="unknown phases init-validation"):
+        build_argv(BIN, "init", config_source="file:///c.yaml", skip=["init-validation"])
+    for verb, extra in (("init", {}), ("upgrade", {"kubernetes_version": "1.32"})):
+        argv = build_argv(BIN, verb, config_source="file:///c.yaml", skip=["cluster-access-validation"], **extra)
+        assert argv[-1] == "cluster-access-validation"
+
+
 def test_uninstall_never_forces_unless_asked():
     assert build_argv(BIN, "uninstall") == [BIN, "uninstall"]
     assert build_argv(BIN, "uninstall", force=False) == [BIN, "uninstall"]
