@@ -48,6 +48,21 @@ KUBERNETES_VERSION_RE = re.compile(r"^1\.\d{2}(\.\d{1,3})?$")
 DURATION_RE = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 
 
+# A NodeConfig's activation code, in YAML (quoted or not) or JSON: nodeadm can print it back (its config in a log line,
+# `nodeadm debug`), so the module masks it before running anything.
+_ACTIVATION_CODE_RE = re.compile(r"""["']?activationCode["']?\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s,}#"'][^\n,}#]*))""")
+
+
+def config_secrets(text):
+    """The secret values (SSM activation codes) in a NodeConfig's text; stdlib only, no YAML parser on the host."""
+    found = set()
+    for match in _ACTIVATION_CODE_RE.finditer(text or ""):
+        value = next(group for group in match.groups() if group is not None).strip()
+        if value:
+            found.add(value)
+    return found
+
+
 class NodeadmArgumentError(ValueError):
     """An option nodeadm would refuse, caught before nodeadm runs."""
 

@@ -203,6 +203,7 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
     NodeadmArgumentError,
     NodeadmRunner,
     build_argv,
+    config_secrets,
 )
 
 TRACKER = "/opt/nodeadm/tracker"
@@ -334,6 +335,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    mask_config_secrets(module, params["config_path"])
     problems = check_inputs(params)
     if problems:
         module.fail_json(msg="nodeadm: invalid options: " + "; ".join(problems), problems=problems)
@@ -398,6 +400,17 @@ def main():
     if module._diff:
         result["diff"] = {"before": before, "after": summary(facts)}
     module.exit_json(**result)
+
+
+def mask_config_secrets(module, config_path):
+    """Mask the NodeConfig's activation code in everything the module returns, before nodeadm runs: nodeadm's own
+    output (stdout, stderr, nodeadm debug) can carry it."""
+    try:
+        with open(config_path) as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        return
+    module.no_log_values.update(config_secrets(text))
 
 
 def action_options(action, params, config_source):

@@ -1095,6 +1095,9 @@ def cmd_init(opts: dict, pos: list[str]) -> int:
         raise Fatal(read(FAIL_INIT).strip() or "init failed (lab fault injection)")
     info("Loading configuration..", configSource=opts["config_source"])
     doc = load_node_config(opts["config_source"])
+    # The worst case the collection must handle: a nodeadm that prints its configuration, activation code included
+    # (the nodeadm module masks it: tests/lab/tests/test_reliability_secrets_check_mode.py searches the -vvv output).
+    info("Loaded configuration", config=doc)
     info("Validating configuration...")
     validate_node_config(doc)
     if "run" in skip and "config" in skip:

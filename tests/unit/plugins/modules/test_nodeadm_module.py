@@ -240,3 +240,39 @@ def test_a_real_run_without_nodeadm_is_refused_with_the_fix(capsys, host):
     result = run(capsys, host)
     assert result["failed"] is True and "download nodeadm first" in result["msg"]
     assert host.nodeadm_calls() == []
+
+
+def test_nodeadm_output_never_carries_the_activation_code(capsys, host):
+    # A nodeadm that prints its config back (a log line, `nodeadm debug`): the module masks the NodeConfig's
+    # activation code in everything it returns, because it read the NodeConfig before running anything.
+    code = "Zq8dF3kLmN0pRsTuVwXyZ0123456789abcdEF"
+    host.config.write_text("apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  hybrid:\n    ssm:\n"
+                           "      activationCode: %s\n      activationId: 8d4c6b1e-3f2a-4b5c-9d7e-0123456789ab\n" % code)
+    host.fail_init = "cannot register with activation code %s" % code
+    original = host.nodeadm
+
+    def echoing(argv):
+        rc, out, err = original(argv)
+        if argv and argv[0] == "debug":
+            out += "config: {ssm: {activationCode: %s}}\n" % code
+        return rc, out, err
+
+    host.nodeadm = echoing
+    result = run(capsys, host, retries=0)
+    assert result["failed"] is True
+    text = json.dumps(result)
+    assert code not in text, text
+    assert "********" in result["msg"] and "********" in result["debug"]
+
+
+@pytest.mark.parametrize("text", [
+    'spec: {hybrid: {ssm: {activationCode: "Abc def-0123456789xyz", activationId: x}}}',
+    "spec:\n  hybrid:\n    ssm:\n      activationCode: 'Abc def-0123456789xyz'\n",
+    '{"spec": {"hybrid": {"ssm": {"activationId": "x", "activationCode": "Abc def-0123456789xyz"}}}}',
+    "      activationCode: Abc def-0123456789xyz\n",
+])
+def test_config_secrets_reads_yaml_and_json(text):
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import config_secrets
+
+    assert config_secrets(text) == {"Abc def-0123456789xyz"}
+    assert config_secrets("spec: {hybrid: {iamRolesAnywhere: {nodeName: n}}}") == set()
