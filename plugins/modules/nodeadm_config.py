@@ -18,10 +18,11 @@ description:
   - Validates it as nodeadm does before writing anything, and reports every problem at once, exactly one
     credential block, an activation id that is a UUID, an activation code of 20 to 250 characters, a node name
     of at most 64 characters, no C(--hostname-override).
-  - Also refuses a C(node_ip) outside O(remote_node_cidrs); nodeadm accepts it, but the node's certificate
-    signing requests then stay Pending.
-  - Writes the file with mode C(0600) only when its content differs. The diff and the return values show the
-    activation code masked.
+  - Also refuses a C(node_ip) outside O(remote_node_cidrs), before anything is written. C(nodeadm init) refuses
+    it too, later (its node-ip-validation, against the cluster's remote node networks); with that validation
+    skipped, the node's certificate signing requests stay Pending.
+  - Writes the file only when its content (or its mode, or its directory's) differs: atomically, with mode C(0600)
+    from the start, in a directory of mode C(0700). The diff and the return values show the activation code masked.
   - The file is written as JSON, which nodeadm reads as YAML, so that the host needs no YAML library.
 options:
   path:
@@ -187,6 +188,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig
 
 FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def read_existing(path):
@@ -237,20 +239,31 @@ def dump(doc):
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def write_file(module, path, text):
+def directory_mode_ok(path):
+    """Whether the NodeConfig's directory exists with DIR_MODE (it holds the activation code)."""
+    directory = os.path.dirname(path) or "."
+    return os.path.isdir(directory) and (os.stat(directory).st_mode & 0o777) == DIR_MODE
+
+
+def write_file(path, text):
+    """Write the NodeConfig atomically with its final mode from the start: the temporary file is made 0600 by mkstemp
+    in a 0700 directory and renamed over the old one (AnsibleModule.atomic_move would give it the old file's mode
+    until a later chmod), so the activation code is never readable by anyone but root, not even briefly."""
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+        os.makedirs(directory, DIR_MODE)
+    os.chmod(directory, DIR_MODE)
     handle, temporary = tempfile.mkstemp(prefix=".nodeConfig.", dir=directory)
     try:
         os.fchmod(handle, FILE_MODE)
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
-        module.atomic_move(temporary, path)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.rename(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    os.chmod(path, FILE_MODE)
 
 
 PENDING_ACTIVATION = "(the activation the run creates)"
@@ -313,7 +326,7 @@ def main():
             problems=found, path=path)
 
     text = dump(wanted)
-    mode_ok = existing_text is not None and (os.stat(path).st_mode & 0o777) == FILE_MODE
+    mode_ok = existing_text is not None and (os.stat(path).st_mode & 0o777) == FILE_MODE and directory_mode_ok(path)
     changed = existing_text != text or not mode_ok
     shown = nodeconfig.masked(wanted)
     if pending:
@@ -325,7 +338,7 @@ def main():
             before=dump(nodeconfig.masked(existing)) if existing_text is not None else "",
             after=dump(shown))
     if changed and not module.check_mode:
-        write_file(module, path, text)
+        write_file(path, text)
     module.exit_json(**result)
 
 

@@ -73,6 +73,33 @@ def test_mode_drift_is_repaired(capsys, base):
     assert stat.S_IMODE(os.stat(base["path"]).st_mode) == 0o600
 
 
+def test_directory_is_0700_and_its_drift_is_repaired(capsys, base):
+    directory = os.path.dirname(base["path"])
+    run(capsys, **base)
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    os.chmod(directory, 0o755)
+    result, _out = run(capsys, **base)
+    assert result["changed"] is True and stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+
+
+def test_the_file_is_never_readable_by_others_while_it_is_replaced(capsys, base, monkeypatch):
+    # An old file of mode 0644 is replaced; every file the write creates or renames into place is 0600 from the start.
+    run(capsys, **base)
+    os.chmod(base["path"], 0o644)
+    seen = []
+    real_rename = os.rename
+
+    def watching_rename(src, dst):
+        seen.append((os.path.basename(dst), stat.S_IMODE(os.stat(src).st_mode)))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(nodeadm_config.os, "rename", watching_rename)
+    run(capsys, **dict(base, node_labels={"pool": "c"}))
+    assert seen == [("nodeConfig.yaml", 0o600)]
+    assert stat.S_IMODE(os.stat(base["path"]).st_mode) == 0o600
+    assert [name for name in os.listdir(os.path.dirname(base["path"]))] == ["nodeConfig.yaml"]
+
+
 def test_registered_host_keeps_its_activation(capsys, base):
     run(capsys, **base)
     rerun = dict(base)
