@@ -41,7 +41,12 @@ def _as_data(value, what):
     try:
         data = yaml.safe_load(value or "")
     except yaml.YAMLError as exc:
-        raise AnsibleFilterError("%s is not valid YAML: %s" % (what, exc)) from exc
+        # The parser's message quotes the lines around the error, which may hold the edgeHostToken (a secret): name
+        # the problem, the line and the column only, and chain nothing (-vvv would print the cause).
+        mark = getattr(exc, "problem_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "a YAML syntax error"
+        raise AnsibleFilterError("%s is not valid YAML%s: %s" % (what, where, problem)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

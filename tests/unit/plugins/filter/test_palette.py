@@ -78,3 +78,13 @@ def test_agent_install_problems_all_at_once():
     assert codes(check("ftp://mirror/palette-agent-install.sh")) == ["installer-url"]
     assert codes(check("https:///palette-agent-install.sh")) == ["installer-url"]
     assert codes(check(INSTALLER, sha256=SHA[:-1])) == ["installer-sha256"]
+
+
+def test_a_yaml_error_names_line_and_column_but_never_quotes_the_token():
+    token = "tok-9f8e7d6c5b4a39281706"
+    text = "stylus:\n  site:\n    edgeHostToken: %s: broken\n    paletteEndpoint: api.spectrocloud.com\n" % token
+    with pytest.raises(AnsibleFilterError) as caught:
+        FILTERS["palette_user_data_problems"](text)
+    message = str(caught.value)
+    assert "line 3, column" in message and token not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
