@@ -76,6 +76,19 @@ def route_set_problem(route_set):
     return None
 
 
+# A Linux interface name as the kernel accepts it (net/core/dev.c dev_valid_name: 1 to 15 bytes, not "." or "..", no
+# "/", ":" or white space), and not starting with "-" so that it can never read as an option of ip.
+INTERFACE_PATTERN = re.compile(r"^(?!-)(?!\.{1,2}$)[^/:\s]{1,15}$")
+
+
+def interface_problem(nic):
+    """Why ``nic`` cannot be an interface name (V(auto) aside), or None."""
+    if nic == "auto" or INTERFACE_PATTERN.match(nic or ""):
+        return None
+    return ("nic %r is not an interface name: 1 to 15 characters, without '/', ':', white space or a leading '-' "
+            "(such as eth0 or ens192); set hybrid_nic to the interface of the edge network, or auto." % (nic,))
+
+
 # network() results by text: validating, planning and sorting 10,000 pod routes parse each destination several
 # times, and ipaddress is the cost (the objects are immutable; bounded, and a module run is one process).
 _NETWORKS = {}

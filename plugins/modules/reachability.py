@@ -146,7 +146,8 @@ def parse_target(text):
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("%r: the port must be 1 to 65535" % text)
         port = int(port)
-    if not re.match(r"^[A-Za-z0-9.:_-]+$", address):
+    # A leading "-" would read as an option of ping: an address or host name never starts with one.
+    if not re.match(r"^[A-Za-z0-9.:_-]+$", address) or address.startswith("-"):
         raise ValueError("%r is not an address or host name" % text)
     return address, port
 

@@ -330,9 +330,9 @@ def main():
     route_set = params["route_set"]
     by_routes = params["routes"] is not None
     problems = []
-    problem = rt.route_set_problem(route_set)
-    if problem:
-        problems.append(problem)
+    for problem in (rt.route_set_problem(route_set), rt.interface_problem(params["nic"])):
+        if problem:
+            problems.append(problem)
     if by_routes:
         # An empty list is a valid wish: no route in this set (every managed one inside purge_within goes).
         problems += rt.routes_problems(params["routes"] if present else [], params["purge_within"])

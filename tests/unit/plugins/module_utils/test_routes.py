@@ -249,3 +249,15 @@ def test_netplan_detection_ignores_every_route_set_file():
     facts = {"nic": "eth0", "netplan_files": ["/etc/netplan/90-hybridnodes-eks-routes.yaml",
                                               "/etc/netplan/90-hybridnodes-eks-routes-pods.yaml"]}
     assert rt.detect_stack(facts)[0] is None
+
+
+@pytest.mark.parametrize("nic", ["eth0", "ens192", "enp0s31f6", "vlan.100", "br-edge", "wg0", "auto", "a" * 15])
+def test_interface_names_the_kernel_takes(nic):
+    assert rt.interface_problem(nic) is None
+
+
+@pytest.mark.parametrize("nic", ["", "a" * 16, "eth0 eth1", "eth0\nAddress=1.2.3.4", "../etc", "eth0:1", ".", "..",
+                                 "-c", "--help"])
+def test_interface_names_refused(nic):
+    problem = rt.interface_problem(nic)
+    assert problem and "is not an interface name" in problem and "hybrid_nic" in problem

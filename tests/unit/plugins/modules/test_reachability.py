@@ -42,7 +42,8 @@ def test_parse_target(text, expected):
     assert reachability.parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "10.0.0.1:0", "10.0.0.1:70000", "10.0.0.1:x", "[fd00::1", "a b", "$(reboot)"])
+@pytest.mark.parametrize("text", ["", "10.0.0.1:0", "10.0.0.1:70000", "10.0.0.1:x", "[fd00::1", "a b", "$(reboot)",
+                                  "-fc10", "-I eth0", "--flood", "-w999:22"])
 def test_parse_target_refuses(text):
     with pytest.raises(ValueError):
         reachability.parse_target(text)

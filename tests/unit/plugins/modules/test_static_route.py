@@ -185,3 +185,11 @@ def test_a_file_of_another_route_set_is_never_taken_over(capsys, monkeypatch, ho
     ip = FakeIp(BASE)
     result = run(capsys, monkeypatch, ip, routes=NODES, route_set="pods")
     assert result["failed"] is True and "is not the file of route set pods" in result["msg"] and ip.changes == []
+
+
+def test_a_bad_interface_name_is_refused_before_any_read_or_change(capsys, monkeypatch, host):
+    # A name that could inject a networkd directive or an option of ip never reaches the host.
+    ip = FakeIp(BASE)
+    result = run(capsys, monkeypatch, ip, destinations=["10.100.0.0/16"], gateway=GW, nic="eth0\nGateway=1.2.3.4")
+    assert result["failed"] is True and "is not an interface name" in result["msg"]
+    assert ip.changes == [] and not host.exists()
