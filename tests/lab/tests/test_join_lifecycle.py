@@ -154,6 +154,26 @@ def test_checksum_mismatch_fails_the_download_and_leaves_no_binary(lab, site):
 
 
 @pytest.mark.reliability("fault")
+@pytest.mark.reliability("fault")
+def test_the_activation_is_deleted_even_when_the_join_fails_on_every_host(lab, site):
+    hosts = site["hosts"]
+    for host in hosts:
+        assert _ssh(lab, host, f"mkdir -p /etc/hnlab && printf %s {shlex.quote(FAULT)} > /etc/hnlab/fail-init"
+                    ).returncode == 0
+    try:
+        code, output = _play(lab, JOIN, *site["extra"], "-e", "nodeadm_retries=0")
+    finally:
+        for host in hosts:
+            _ssh(lab, host, "rm -f /etc/hnlab/fail-init")
+    assert code != 0, output
+    assert all(counts["failed"] == 1 for name, counts in _recap(output).items()
+               if name in {h["name"] for h in hosts}), output
+    # The role's always: the activation made for the hosts is gone, though no host joined.
+    assert "Delete the SSM activation once the hosts have registered" in output, output
+    left = [a for a in client(lab, "ssm").describe_activations()["ActivationList"] if a.get("IamRole") == site["role"]]
+    assert left == [], left
+
+
 def test_join_fails_only_the_faulty_host_then_converges(lab, site):
     hosts = site["hosts"]
     faulty = hosts[1] if len(hosts) > 1 else hosts[0]
