@@ -650,6 +650,12 @@ class Lab:
         with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(one, self.hosts))
 
+    def decommission_extra(self) -> list[str]:
+        """decommission.yml's guard: the limit, the confirmation naming the hosts, a maximum that admits them all."""
+        names = ",".join(sorted(host["name"] for host in self.edges))
+        return ["--limit", names, "-e", f"hybrid_decommission_confirm={names}",
+                "-e", f"hybrid_decommission_max_hosts={len(self.edges)}"]
+
     def restore(self, before: dict) -> list[str]:
         """Undo the run: decommission, the hosts from the backup and the snapshot diff, the emulator, the API
         server. Returns what still differs from ``before``."""
@@ -658,7 +664,8 @@ class Lab:
         self.log("  restoring the lab: decommission.yml")
         with tempfile.TemporaryDirectory(prefix="hnbench-") as tmp:
             subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(self.cfg.inventory_path),
-                            *self.site_extra(), str(REPO / "playbooks" / "decommission.yml")], cwd=REPO,
+                            *self.site_extra(), *self.decommission_extra(), str(REPO / "playbooks" / "decommission.yml")],
+                           cwd=REPO,
                            env=self.env(Path(tmp) / "s.json"), capture_output=True, text=True, timeout=1800, check=False)
         self._restore_hosts(before["hosts"])
         self._restore_k8s(before["k8s"])

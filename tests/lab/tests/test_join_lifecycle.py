@@ -223,7 +223,8 @@ def test_join_fails_only_the_faulty_host_then_converges(lab, site):
     assert all(counts["changed"] == 0 for counts in _recap(output).values()), output
     assert {host["name"]: _ssh(lab, host, probe).stdout for host in hosts} == before
     # The wait is one read of all Nodes on the controller for the whole play, not one per host.
-    wait = output.split("Wait until the Node of every host of the play is registered", 1)[1].split("TASK [", 1)[0]
+    wait = output.split("Wait for the Node of every host of the play (controller, one read of all Nodes) to be registered",
+                        1)[1].split("TASK [", 1)[0]
     assert len(re.findall(r"^ok: \[", wait, re.M)) == 1, wait
 
 
@@ -264,7 +265,19 @@ def test_upgrade_serial_one_never_has_two_nodes_unschedulable(lab, site):
 def test_decommission_leaves_the_hosts_as_before(lab, site):
     hosts = site["hosts"]
     names = {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts}
-    code, output = _play(lab, DECOMMISSION, *site["extra"])
+    names = ",".join(sorted(host["name"] for host in hosts))
+    # Guarded: no limit, a confirmation that names other hosts, or more hosts than the maximum: refused, every
+    # problem at once, before anything changes.
+    nodes_before = {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts}
+    code, output = _play(lab, DECOMMISSION, *site["extra"], "-e", "hybrid_decommission_confirm=edge01")
+    assert code != 0 and "Nothing was changed" in output, output
+    assert "no --limit" in output and f"Fix: -e hybrid_decommission_confirm={names}" in output, output
+    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", names, "-e", f"hybrid_decommission_confirm={names}",
+                         "-e", "hybrid_decommission_max_hosts=1")
+    assert code != 0 and f"more than hybrid_decommission_max_hosts=1" in output, output
+    assert "TASK [Cordon and drain" not in output, output
+    assert {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts} == nodes_before
+    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", names, "-e", f"hybrid_decommission_confirm={names}")
     assert code == 0, output
     for host in hosts:
         assert _node_by_ip(lab, host["ip"]) is None

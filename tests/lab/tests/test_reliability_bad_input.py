@@ -208,6 +208,13 @@ CASES = [
          edit=pool("pool_a", hybrid_node_labels=["pool=a"])),
     Case("label-value-boolean", ("hybrid_node_labels[gpu]=True is not a Kubernetes label value", "Fix: Quote it"),
          edit=pool("pool_b", hybrid_node_labels={"gpu": True})),
+    Case("label-kubelet-restricted", ("edge01, edge03: hybrid_node_labels: node-role.kubernetes.io/worker is in the "
+                                      "kubernetes.io/k8s.io namespace, which the kubelet refuses",
+                                      "Fix: Remove node-role.kubernetes.io/worker from hybrid_node_labels"),
+         edit=pool("pool_a", hybrid_node_labels={"node-role.kubernetes.io/worker": ""})),
+    Case("node-name-too-long", ("edge02: hybrid_node_name='%s' is not a Kubernetes node name: it has 65 characters"
+                                % ("n" * 65), "Fix: Use lowercase letters"),
+         edit=host("edge02", hybrid_node_name="n" * 65)),
     Case("node-name-invalid", ("edge01: hybrid_node_name='Edge_01' is not a Kubernetes node name",
                                "Fix: Use lowercase letters"),
          edit=host("edge01", hybrid_node_name="Edge_01")),
@@ -265,6 +272,27 @@ CASES = [
     Case("activation-id-malformed", ("The SSM activation id 'act-1234' is not a UUID",
                                      "Use the ActivationId returned by ssm:CreateActivation"),
          playbook="activation", where="hosts", secret=ACTIVATION_CODE),
+    # Inputs that would become a directive or an option on the host: refused by the module before it changes anything.
+    Case("nic-name-injection", ("is not an interface name", "set hybrid_nic to the interface of the edge network"),
+         ["--limit", "edge01"], edit=host("edge01", hybrid_nic="eth0\nGateway=10.200.0.99"),
+         playbook="playbooks/join.yml", where="hosts"),
+    # Playbooks that take nodes out: refused before anything changes without an explicit limit, a confirmation naming
+    # exactly those hosts, and within the maximum count.
+    Case("decommission-without-limit", ("no --limit", "Fix: name the hosts with --limit",
+                                        "hybrid_decommission_confirm names no host"),
+         playbook="playbooks/decommission.yml", where="hosts"),
+    Case("decommission-confirm-other-hosts", ("hybrid_decommission_confirm names edge02 but the run targets edge01",
+                                              "Fix: -e hybrid_decommission_confirm=edge01"),
+         ["--limit", "edge01", "-e", "hybrid_decommission_confirm=edge02"], playbook="playbooks/decommission.yml",
+         where="hosts"),
+    Case("decommission-too-many", ("more than hybrid_decommission_max_hosts=2", "Fix: run in smaller limits"),
+         ["--limit", "hybrid_nodes", "-e", "hybrid_decommission_max_hosts=2",
+          "-e", "hybrid_decommission_confirm=edge01,edge02,edge03"], playbook="playbooks/decommission.yml",
+         where="hosts"),
+    Case("repave-access-without-limit", ("no --limit", "hybrid_repave_confirm names no host"),
+         ["-e", "hybrid_repave=access_management"], playbook="playbooks/repave.yml", where="hosts"),
+    Case("vpc-target-option", ("'-fc10' is not an address or host name", "give ADDRESS or ADDRESS:PORT"),
+         ev(hybrid_validate_vpc_targets=["-fc10"]), playbook="playbooks/validate.yml", where="hosts"),
 ]
 CONTROLLER = [case for case in CASES if case.where == "controller"]
 HOSTS = [case for case in CASES if case.where == "hosts"]

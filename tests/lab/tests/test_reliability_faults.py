@@ -374,7 +374,9 @@ def test_host_reboot_keeps_route_nodeconfig_and_kubelet_and_rerun_changes_nothin
 
 
 def test_decommission_restores_the_lab_as_found(lab, site):
-    code, output = play(lab.inventory_path, DECOMMISSION, *site["extra"])
+    names = ",".join(sorted(host["name"] for host in site["hosts"]))
+    code, output = play(lab.inventory_path, DECOMMISSION, *site["extra"], "--limit", names,
+                        "-e", f"hybrid_decommission_confirm={names}")
     assert code == 0, output
     _cleanup(lab, site["hosts"], site["role"])
     _assert_clean(lab, site["hosts"], site["role"])
