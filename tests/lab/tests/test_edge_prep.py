@@ -228,15 +228,23 @@ def test_route_persists_moves_refuses_a_far_next_hop_and_goes_away(lab, hosts, l
     assert _route(lab, edge03).startswith(f"{lab.vpc_cidr} via {lab.edge_gateway_ip} dev eth0")
     assert f"Gateway={lab.edge_gateway_ip}" in _ssh(lab, edge03, f"cat {DROP_IN}").stdout
 
-    # hybrid_vpn_server_ip removed from the host: its managed route and drop-in go.
+    # hybrid_vpn_server_ip removed from the host (a group_vars refactor in flight): nothing is removed, with a warning.
     inventory = _inventory_copy(lab, tmp_path, edge03={"hybrid_vpn_server_ip": None})
     code, output = _play(play, inventory, *limit)
+    assert code == 0 and _recap(output)["edge03"]["changed"] == 0, output
+    assert "edge03 has no hybrid_vpn_server_ip, but its VPC routes managed by this collection are" in output, output
+    assert "-e hybrid_edge_routes_state=absent" in output, output
+    assert _route(lab, edge03).startswith(f"{lab.vpc_cidr} via {lab.edge_gateway_ip} dev eth0")
+    # Removal is explicit: then the managed route and drop-in go.
+    code, output = _play(play, inventory, *limit, "-e", "hybrid_edge_routes_state=absent")
     assert code == 0 and _recap(output)["edge03"]["changed"] == 1, output
     assert _route(lab, edge03) == ""
     assert _ssh(lab, edge03, f"test -e {os.path.dirname(DROP_IN)}").returncode != 0
     assert _ssh(lab, edge03, f"ping -c1 -W1 {lab.cloud_worker_ip}").returncode != 0
-    code, output = _play(play, inventory, *limit)
+    code, output = _play(play, inventory, *limit, "-e", "hybrid_edge_routes_state=absent")
     assert code == 0 and _recap(output)["edge03"]["changed"] == 0, output
+    code, output = _play(play, inventory, *limit)
+    assert code == 0 and _recap(output)["edge03"]["changed"] == 0 and "has no hybrid_vpn_server_ip" not in output, output
 
 
 def test_proxy_and_ntp_are_predicted_in_check_mode(lab, hosts):
