@@ -310,6 +310,34 @@ def plan(desired, kernel, managed, purge_within=None):
     return {"replace": replace, "delete": delete, "keep": keep, "retain": retain}
 
 
+def mass_removal_problem(managed, change, max_percent):
+    """Why the plan removes too many of the routes the set holds, or None (pure).
+
+    A removed route is a managed route the plan deletes, or whose destination it sends to another next hop. Refused:
+    removing every managed route (there was at least one), or more than ``max_percent`` per cent of them. An empty or
+    far smaller read of the wanted routes (the API server of another cluster, Cilium gone, a kubeconfig mix-up) must not
+    cut every node's pods off.
+    """
+    def among(route, routes):
+        return any(route["dst"] == other["dst"] and route["gateway"] == other["gateway"] for other in routes)
+
+    held = [r for r in managed if not among(r, change["retain"])]
+    if not held:
+        return None
+    moved = set(r["dst"] for r in change["replace"])
+    removed = [r for r in held if among(r, change["delete"]) or (r["dst"] in moved and not among(r, change["keep"]))]
+    if not removed:
+        return None
+    if len(removed) < len(held) and len(removed) * 100 <= max_percent * len(held):
+        return None
+    return ("the plan removes %d of the %d routes this route set holds (%s%s), more than max_removal_percent=%d%%: the "
+            "read of the wanted routes may be wrong (another cluster, Cilium not running, nodes not registered); "
+            "nothing was changed. Check the cluster, or allow it once with allow_mass_removal (the role option "
+            "vpn_gateway_routes_allow_mass_removal, hybrid_allow_pod_route_mass_removal)."
+            % (len(removed), len(held), ", ".join("%s via %s" % (r["dst"], r["gateway"]) for r in removed[:5]),
+               ", ..." if len(removed) > 5 else "", max_percent))
+
+
 def route_argv(ip_binary, action, route):
     """``ip route replace|del`` as an argument list."""
     argv = [ip_binary, "-4", "route", action, route["dst"], "via", route["gateway"]]

@@ -86,6 +86,19 @@ options:
     type: list
     elements: str
     default: []
+  max_removal_percent:
+    description:
+      - With O(routes), the share of the routes this route set holds that one run may remove (delete, or send to
+        another next hop), in per cent. A plan that removes more, or every one of them, is refused before any change:
+        an empty or far smaller read of the wanted routes (another cluster's API server, Cilium not running) must not
+        cut every node's pods off.
+    type: int
+    default: 50
+  allow_mass_removal:
+    description:
+      - With O(routes), allow a plan beyond O(max_removal_percent), or one that removes every route the set holds.
+    type: bool
+    default: false
   nic:
     description:
       - The interface the routes leave by. V(auto) means the interface of the default route.
@@ -317,6 +330,8 @@ def main():
             )),
             route_set=dict(type="str", default=rt.DEFAULT_ROUTE_SET),
             purge_within=dict(type="list", elements="str", default=[]),
+            max_removal_percent=dict(type="int", default=50),
+            allow_mass_removal=dict(type="bool", default=False),
             nic=dict(type="str", default="auto"),
             network_stack=dict(type="str", default="auto", choices=["auto", "none"] + list(rt.STACKS)),
             reload=dict(type="bool", default=True),
@@ -401,6 +416,10 @@ def main():
     else:
         desired = rt.desired_routes(params["destinations"], params["gateway"], dev)
     change = rt.plan(desired, kernel, managed, params["purge_within"] if present else None)
+    if by_routes and present and not params["allow_mass_removal"]:
+        problem = rt.mass_removal_problem(managed, change, params["max_removal_percent"])
+        if problem:
+            _fail(module, [problem], network_stack=stack, plan=change)
     recorded = sorted(desired + [dict(r, dev=dev) for r in change["retain"]], key=lambda r: rt.network(r["dst"]))
     after_text = rt.render(stack, dev, recorded, route_set) if path else None
     file_changed = bool(path) and after_text != before_text

@@ -381,3 +381,21 @@ def test_a_departed_node_loses_its_pod_route(lab, site):
     code, output = _play(lab, ROUTES)
     assert code == 0, output
     assert _recap(output)["vpngw"]["changed"] == 0, output
+
+
+def test_an_empty_read_of_the_pod_routes_does_not_wipe_the_gateway(lab, site, tmp_path):
+    # What routes.yml would hand the gateway if the CiliumNodes read came back empty (another cluster's API server,
+    # Cilium gone): refused before any change, the gateway keeps every pod route.
+    before = _gateway_pod_routes(lab, site["gateway"])
+    if not before:
+        pytest.skip("the routes were not applied")
+    drop_in = _ssh(lab, site["gateway"], f"cat {POD_DROP_IN}").stdout
+    play = tmp_path / "empty-read.yml"
+    play.write_text(yaml.safe_dump([{
+        "name": "Pod routes from an empty read", "hosts": "vpn_gateways", "gather_facts": False,
+        "roles": [{"role": "hybridnodes.eks.vpn_gateway_routes", "vars": {"vpn_gateway_routes_pod_routes": []}}]}]))
+    code, output = _play(lab, play)
+    assert code != 0, output
+    assert f"removes {len(before)} of the {len(before)} routes" in output and "allow_mass_removal" in output, output
+    assert _gateway_pod_routes(lab, site["gateway"]) == before
+    assert _ssh(lab, site["gateway"], f"cat {POD_DROP_IN}").stdout == drop_in

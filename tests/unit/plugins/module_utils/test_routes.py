@@ -261,3 +261,33 @@ def test_interface_names_the_kernel_takes(nic):
 def test_interface_names_refused(nic):
     problem = rt.interface_problem(nic)
     assert problem and "is not an interface name" in problem and "hybrid_nic" in problem
+
+
+def _managed(*pairs):
+    return [{"dst": dst, "gateway": gw} for dst, gw in pairs]
+
+
+def test_mass_removal_guard_refuses_all_or_more_than_the_share():
+    managed = _managed(("192.168.0.0/25", "10.200.0.11"), ("192.168.0.128/25", "10.200.0.12"),
+                       ("192.168.1.0/25", "10.200.0.13"))
+    kernel = [dict(r, dev="eth0") for r in managed]
+    # an empty read: every route would go
+    change = rt.plan([], kernel, managed, ["192.168.0.0/16"])
+    problem = rt.mass_removal_problem(managed, change, 50)
+    assert problem and "removes 3 of the 3 routes" in problem and "allow_mass_removal" in problem
+    # one node departed of three: 33 % is within 50 %
+    keep = [dict(r, dev="eth0") for r in managed[:2]]
+    assert rt.mass_removal_problem(managed, rt.plan(keep, kernel, managed, ["192.168.0.0/16"]), 50) is None
+    # two of three gone: 66 % is more than 50 %, but within 70 %
+    change = rt.plan(keep[:1], kernel, managed, ["192.168.0.0/16"])
+    assert "removes 2 of the 3" in rt.mass_removal_problem(managed, change, 50)
+    assert rt.mass_removal_problem(managed, change, 70) is None
+    # another cluster: the same destinations via other next hops count as removed
+    other = [{"dst": r["dst"], "gateway": "10.200.0.9%d" % i, "dev": "eth0"} for i, r in enumerate(managed)]
+    assert "removes 3 of the 3" in rt.mass_removal_problem(managed, rt.plan(other, kernel, managed, ["192.168.0.0/16"]), 50)
+    # nothing held yet (a first run), or routes outside purge_within only: nothing to guard
+    assert rt.mass_removal_problem([], rt.plan([], kernel, [], ["192.168.0.0/16"]), 50) is None
+    assert rt.mass_removal_problem(managed, rt.plan([], kernel, managed, ["172.16.0.0/12"]), 50) is None
+    # the last route of a one-node site is "all": refused unless allowed
+    one = managed[:1]
+    assert rt.mass_removal_problem(one, rt.plan([], kernel[:1], one, ["192.168.0.0/16"]), 50)

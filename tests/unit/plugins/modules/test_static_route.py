@@ -158,9 +158,13 @@ def test_departed_node_loses_its_route_only_and_check_mode_predicts_it(capsys, m
     assert ip.changes == [["del", "10.201.0.128/25", "via", "10.200.0.12", "dev", "eth0"]]
     assert "10.201.0.128/25" not in pods_file(host).read_text()
     assert pods_file(host).read_text().count("[Route]") == 2
-    # No node left: the set's routes go, and its file with them.
+    # No node left (or a read that found none): refused by default, nothing changes.
     gone = FakeIp(BASE + [POD_KERNEL[0], POD_KERNEL[2]])
     result = run(capsys, monkeypatch, gone, routes=[], route_set="pods", purge_within=[POD])
+    assert result["failed"] is True and "removes 2 of the 2 routes" in result["msg"], result
+    assert gone.changes == [] and pods_file(host).read_text().count("[Route]") == 2
+    # Allowed explicitly: the set's routes go, and its file with them.
+    result = run(capsys, monkeypatch, gone, routes=[], route_set="pods", purge_within=[POD], allow_mass_removal=True)
     assert result["changed"] is True and len(gone.changes) == 2 and not pods_file(host).exists()
 
 
