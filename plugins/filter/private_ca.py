@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """The operator's private CA of IAM Roles Anywhere, on the controller (documented in
-iam_ra_ca_problems.yml and iam_ra_renewal_reasons.yml). The rules are module_utils.private_ca,
+iam_ra_ca_problems.yml, iam_ra_renewal_reasons.yml, iam_ra_csr_problems.yml and
+iam_ra_ca_warnings.yml). The rules are module_utils.private_ca,
 which the module rolesanywhere_trust_anchor uses too."""
 
 from __future__ import absolute_import, division, print_function
@@ -42,6 +43,25 @@ def iam_ra_renewal_reasons(cert_info, node_name, ca_subject=None, key_fingerprin
     return private_ca.renewal_reasons(cert_info, node_name, ca_subject, key_fingerprints, renew_days)
 
 
+def iam_ra_ca_warnings(path, label="The CA certificate"):
+    """What is allowed but unwise about the CA certificate at path (empty when nothing)."""
+    if not private_ca.HAS_CRYPTOGRAPHY:
+        raise AnsibleFilterError("iam_ra_ca_warnings needs the Python library cryptography on the controller")
+    try:
+        with open(path, "r") as handle:
+            pem = handle.read()
+    except (IOError, OSError, UnicodeDecodeError):
+        return []
+    return private_ca.ca_warnings(pem, "%s %s" % (label, path))
+
+
+def iam_ra_csr_problems(csr_info, node_name):
+    """Why the controller must not sign a node's certificate signing request (empty when it may)."""
+    if not isinstance(csr_info, dict):
+        raise AnsibleFilterError("iam_ra_csr_problems wants the result of community.crypto.openssl_csr_info")
+    return private_ca.csr_problems(csr_info, node_name)
+
+
 class FilterModule:
     """hybridnodes.eks private CA filters."""
 
@@ -49,4 +69,6 @@ class FilterModule:
         return {
             "iam_ra_ca_problems": iam_ra_ca_problems,
             "iam_ra_renewal_reasons": iam_ra_renewal_reasons,
+            "iam_ra_csr_problems": iam_ra_csr_problems,
+            "iam_ra_ca_warnings": iam_ra_ca_warnings,
         }

@@ -152,3 +152,57 @@ def renewal_reasons(cert_info, node_name, ca_subject, key_fingerprints, renew_da
     if not (cert_info.get("valid_at") or {}).get("renew", False):
         reasons.append("it expires on %s, within %s days" % (cert_info.get("not_after"), renew_days))
     return reasons
+
+
+# What the controller signs for a node (roles/nodeadm/tasks/iam_ra_certificates.yml requests exactly this): the key
+# usages and extended key usages in community.crypto's (cryptography's) names and in OpenSSL's short ones.
+CSR_KEY_USAGES = ({"Digital Signature", "digitalSignature"})
+CSR_EXTENDED_KEY_USAGES = ({"TLS Web Client Authentication", "clientAuth"})
+CSR_KEY = ("ECC", "secp256r1")
+
+
+def csr_problems(csr_info, node_name, key_type=CSR_KEY):
+    """Why the controller must not sign this certificate signing request for node_name; empty when it may (pure).
+
+    csr_info is community.crypto.openssl_csr_info's result. A host holds its own key and makes its own request, so a
+    compromised host could ask for another node's name (the IAM Roles Anywhere session name is the certificate's CN),
+    for a CA certificate, or for other uses: the request must be exactly what the role asks the host for.
+    """
+    problems = []
+    subject = [list(item) for item in csr_info.get("subject_ordered") or []]
+    if subject != [["commonName", node_name]]:
+        problems.append("its subject is %s, not exactly CN=%s" % (
+            ", ".join("%s=%s" % tuple(item) for item in subject) or "empty", node_name))
+    if csr_info.get("subject_alt_name"):
+        problems.append("it asks for subject alternative names (%s)" % ", ".join(csr_info["subject_alt_name"]))
+    constraints = [str(item) for item in csr_info.get("basic_constraints") or []]
+    if constraints != ["CA:FALSE"]:
+        problems.append("its basic constraints are %s, not CA:FALSE" % (", ".join(constraints) or "absent"))
+    usages = set(csr_info.get("key_usage") or [])
+    if not usages or not usages <= CSR_KEY_USAGES:
+        problems.append("its key usage is %s, not digitalSignature alone" % (", ".join(sorted(usages)) or "absent"))
+    extended = set(csr_info.get("extended_key_usage") or [])
+    if not extended or not extended <= CSR_EXTENDED_KEY_USAGES:
+        problems.append("its extended key usage is %s, not clientAuth alone" % (", ".join(sorted(extended)) or "absent"))
+    kind, curve = key_type
+    have_curve = (csr_info.get("public_key_data") or {}).get("curve")
+    if csr_info.get("public_key_type") != kind or have_curve != curve:
+        problems.append("its key is %s %s, not %s %s" % (csr_info.get("public_key_type"), have_curve or "", kind, curve))
+    if csr_info.get("signature_valid") is False:
+        problems.append("its signature does not verify")
+    return problems
+
+
+def ca_warnings(pem, label):
+    """What is allowed but unwise about the CA (a list of sentences): no path length constraint, so that a CA it
+    signs could issue node certificates too (pure; an unreadable PEM gives no warning, ca_problems refuses it)."""
+    warnings = []
+    for cert in load_pems(pem)[:1]:
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            continue
+        if constraints.ca and constraints.path_length is None:
+            warnings.append("%s (%s) has no path length constraint: a CA it signs could issue hybrid node certificates "
+                            "too. Prefer a CA with pathlen:0 for the hybrid nodes." % (label, cert.subject.rfc4514_string()))
+    return warnings

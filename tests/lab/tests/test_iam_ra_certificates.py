@@ -243,7 +243,7 @@ def test_join_gives_each_host_a_certificate_with_its_node_name_from_the_ca(lab, 
         assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
         assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
         left = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
-        assert datetime.timedelta(days=364) < left <= datetime.timedelta(days=365)
+        assert datetime.timedelta(days=89) < left <= datetime.timedelta(days=90)  # the 90-day default
         mode = _ssh(lab, host, f"stat -c '%a %U' {KEY} $(dirname {KEY})").stdout.split()
         assert mode == ["600", "root", "700", "root"], (host["name"], mode)
         key_pem = _ssh(lab, host, f"cat {KEY}").stdout
@@ -278,7 +278,7 @@ def test_a_certificate_expiring_within_the_renewal_window_is_issued_again(lab, s
     hosts = site["hosts"]
     before = {host["name"]: _certificate(lab, host) for host in hosts}
     key_before = {host["name"]: _ssh(lab, host, f"sha256sum {KEY}").stdout for host in hosts}
-    # The 365-day certificates expire within a 400-day window: issued again, valid 500 days.
+    # The 90-day certificates expire within a 400-day window: issued again, valid 500 days.
     longer = {"hybrid_iam_ra_certificate_renew_days": 400, "hybrid_iam_ra_certificate_days": 500}
     code, output = _play(lab, *_extra(site, **longer))
     assert code == 0, output

@@ -35,7 +35,7 @@ def write_ca(tmp_path):
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"iam_ra_ca_problems", "iam_ra_renewal_reasons"}
+    assert set(FILTERS) == {"iam_ra_ca_problems", "iam_ra_renewal_reasons", "iam_ra_csr_problems", "iam_ra_ca_warnings"}
 
 
 def test_a_private_ca_with_a_readable_key_passes(tmp_path):

@@ -112,3 +112,73 @@ def test_renewal_reasons(change, node, reason):
 def test_no_certificate_is_issued():
     assert private_ca.renewal_reasons({}, "edge01", None, None, 30) == ["no certificate yet"]
     assert private_ca.renewal_reasons(None, "edge01", None, None, 30) == ["no certificate yet"]
+
+
+# ------------------------------------------------------------------ node CSRs
+def _csr_info(subject_cn="edge-01", sans=None, ca=False, usage="digital_signature", eku=True, key=None, extra_rdn=None):
+    """community.crypto.openssl_csr_info's result for a request built here (its own code reads it: the real contract)."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from ansible_collections.community.crypto.plugins.module_utils._crypto.module_backends.csr_info import get_csr_info
+
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    names = [x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)] + (extra_rdn or [])
+    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names))
+    builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    usages = dict(digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                  key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False)
+    usages[usage] = True
+    builder = builder.add_extension(x509.KeyUsage(**usages), critical=True)
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False)
+    pem = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    class Module:
+        params = {}
+
+        def fail_json(self, **kwargs):
+            raise AssertionError(kwargs)
+
+    return get_csr_info(module=Module(), content=pem)
+
+
+def test_the_request_the_role_asks_for_may_be_signed():
+    assert private_ca.csr_problems(_csr_info(), "edge-01") == []
+
+
+@pytest.mark.parametrize("info, fragment", [
+    (lambda: _csr_info(subject_cn="edge-02"), "not exactly CN=edge-01"),
+    (lambda: _csr_info(extra_rdn=[x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x")]), "not exactly CN=edge-01"),
+    (lambda: _csr_info(sans=["edge-02"]), "subject alternative names"),
+    (lambda: _csr_info(ca=True), "not CA:FALSE"),
+    (lambda: _csr_info(usage="key_cert_sign"), "not digitalSignature alone"),
+    (lambda: _csr_info(eku=False), "not clientAuth alone"),
+    (lambda: _csr_info(key=ec.generate_private_key(ec.SECP384R1())), "not ECC secp256r1"),
+])
+def test_a_request_other_than_the_node_s_is_refused(info, fragment):
+    problems = private_ca.csr_problems(info(), "edge-01")
+    assert any(fragment in problem for problem in problems), problems
+
+
+def test_every_problem_of_a_request_at_once():
+    problems = private_ca.csr_problems(_csr_info(subject_cn="edge-09", sans=["a"], ca=True), "edge-01")
+    assert len(problems) == 3, problems
+
+
+def _ca_pem(path_length):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "site CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=9))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_ca_without_path_length_constraint_is_warned_about():
+    (warning,) = private_ca.ca_warnings(_ca_pem(None), "The CA certificate ca.pem")
+    assert "ca.pem (CN=site CA) has no path length constraint" in warning
+    assert private_ca.ca_warnings(_ca_pem(0), "The CA certificate ca.pem") == []
