@@ -265,20 +265,28 @@ def test_upgrade_serial_one_never_has_two_nodes_unschedulable(lab, site):
 def test_decommission_leaves_the_hosts_as_before(lab, site):
     hosts = site["hosts"]
     names = {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts}
-    names = ",".join(sorted(host["name"] for host in hosts))
+    limit = ",".join(sorted(host["name"] for host in hosts))
     # Guarded: no limit, a confirmation that names other hosts, or more hosts than the maximum: refused, every
     # problem at once, before anything changes.
-    nodes_before = {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts}
     code, output = _play(lab, DECOMMISSION, *site["extra"], "-e", "hybrid_decommission_confirm=edge01")
     assert code != 0 and "Nothing was changed" in output, output
-    assert "no --limit" in output and f"Fix: -e hybrid_decommission_confirm={names}" in output, output
-    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", names, "-e", f"hybrid_decommission_confirm={names}",
+    assert "no --limit" in output and f"Fix: -e hybrid_decommission_confirm={limit}" in output, output
+    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", limit, "-e", f"hybrid_decommission_confirm={limit}",
                          "-e", "hybrid_decommission_max_hosts=1")
-    assert code != 0 and f"more than hybrid_decommission_max_hosts=1" in output, output
+    assert code != 0 and "more than hybrid_decommission_max_hosts=1" in output, output
     assert "TASK [Cordon and drain" not in output, output
-    assert {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts} == nodes_before
-    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", names, "-e", f"hybrid_decommission_confirm={names}")
+    assert {host["name"]: _node_by_ip(lab, host["ip"]).metadata.name for host in hosts} == names
+    # What Cilium and IAM Roles Anywhere leave on a host, on the first one: the decommission removes it.
+    leftovers = ("ip link add cilium_host type veth peer name cilium_net && mkdir -p /var/run/cilium /etc/cni/net.d "
+                 "/etc/iam/pki && touch /var/run/cilium/cilium.pid /etc/iam/pki/server.key /etc/iam/pki/server.pem && "
+                 "echo '{}' > /etc/cni/net.d/05-cilium.conflist")
+    assert _ssh(lab, hosts[0], leftovers).returncode == 0
+    code, output = _play(lab, DECOMMISSION, *site["extra"], "--limit", limit, "-e", f"hybrid_decommission_confirm={limit}")
     assert code == 0, output
+    gone = ("ip link show cilium_host; ip link show cilium_net; ls /var/run/cilium /etc/cni/net.d/05-cilium.conflist "
+            "/etc/iam/pki/server.key /etc/iam/pki/server.pem")
+    assert _ssh(lab, hosts[0], gone).stdout.strip() == "", output
+    _ssh(lab, hosts[0], "rmdir /etc/cni/net.d /etc/cni /etc/iam/pki /etc/iam 2>/dev/null; true")
     for host in hosts:
         assert _node_by_ip(lab, host["ip"]) is None
         present = _ssh(lab, host, " ".join(f"[ -e {p} ] && echo {p};" for p in JOIN_PATHS) + " true").stdout.split()
