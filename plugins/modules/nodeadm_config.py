@@ -21,7 +21,7 @@ description:
   - Also refuses a C(node_ip) outside O(remote_node_cidrs), before anything is written. C(nodeadm init) refuses
     it too, later (its node-ip-validation, against the cluster's remote node networks); with that validation
     skipped, the node's certificate signing requests stay Pending.
-  - Writes the file only when its content (or its mode, or its directory's) differs: atomically, with mode C(0600)
+  - Writes the file only when its content (or its mode, or its directory's) differs, atomically, with mode C(0600)
     from the start, in a directory of mode C(0700). The diff and the return values show the activation code masked.
   - The file is written as JSON, which nodeadm reads as YAML, so that the host needs no YAML library.
 options:
