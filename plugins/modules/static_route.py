@@ -89,8 +89,8 @@ options:
   max_removal_percent:
     description:
       - With O(routes), the share of the routes this route set holds that one run may remove (delete, or send to
-        another next hop), in per cent. A plan that removes more, or every one of them, is refused before any change:
-        an empty or far smaller read of the wanted routes (another cluster's API server, Cilium not running) must not
+        another next hop), in per cent. A plan that removes more, or every one of them, is refused before any change.
+        An empty or far smaller read of the wanted routes (another cluster's API server, Cilium not running) must not
         cut every node's pods off.
     type: int
     default: 50
