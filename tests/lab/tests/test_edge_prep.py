@@ -249,9 +249,11 @@ def test_route_persists_moves_refuses_a_far_next_hop_and_goes_away(lab, hosts, l
 
 def test_proxy_and_ntp_are_predicted_in_check_mode(lab, hosts):
     edge02 = hosts["edge02"]
-    paths = ("/etc/apt/apt.conf.d/90hybridnodes-eks-proxy", "/etc/systemd/system/containerd.service.d/hybridnodes-eks-proxy.conf",
-             "/etc/systemd/system/kubelet.service.d/hybridnodes-eks-proxy.conf",
-             "/etc/systemd/system/amazon-ssm-agent.service.d/hybridnodes-eks-proxy.conf",
+    # Where nodeadm init's proxy-validation reads the proxy (aws/eks-hybrid internal/network/proxy_validator.go).
+    paths = ("/etc/apt/apt.conf.d/proxy.conf", "/usr/lib/systemd/system/containerd.service.d/http-proxy.conf",
+             "/etc/systemd/system/kubelet.service.d/http-proxy.conf",
+             "/etc/systemd/system/amazon-ssm-agent.service.d/http-proxy.conf",
+             "/etc/systemd/system/snap.amazon-ssm-agent.amazon-ssm-agent.service.d/http-proxy.conf",
              "/etc/systemd/timesyncd.conf.d/hybridnodes-eks.conf")
     # Only what this role would write: other tests may use the lab at the same time.
     state = "; ".join(f"test -e {path} && echo {path}" for path in paths) + "; cat /etc/environment; true"
@@ -262,9 +264,39 @@ def test_proxy_and_ntp_are_predicted_in_check_mode(lab, hosts):
     for path in paths:
         assert path in output, f"{path} not predicted:\n{output}"
     assert f'+Environment="HTTPS_PROXY=http://{lab.mirror_ip}:3128"' in output
+    assert f'+Environment="https_proxy=http://{lab.mirror_ip}:3128"' in output
+    assert f'+Acquire::https::Proxy "http://{lab.mirror_ip}:3128";' in output
     assert f"+NTP={lab.edge_gateway_ip}" in output
     assert _ssh(lab, edge02, state).stdout == before
     assert not any(path in before for path in paths)
+
+
+def test_a_proxy_with_credentials_is_written_for_root_only_and_shown_nowhere(lab, hosts):
+    edge02 = hosts["edge02"]
+    secret = "Sup3rS3cretProxyPw"
+    url = f"http://edge:{secret}@{lab.mirror_ip}:3128"
+    files = ("/etc/apt/apt.conf.d/proxy.conf", "/usr/lib/systemd/system/containerd.service.d/http-proxy.conf",
+             "/etc/systemd/system/kubelet.service.d/http-proxy.conf")
+    try:
+        code, output = _play(PREPARE, lab.inventory_path, "--limit", "edge02", "--diff", "-v",
+                             "-e", json.dumps({"hybrid_proxy": url}))
+        assert code == 0, output
+        assert secret not in output, "the proxy password is in the output"
+        modes = _ssh(lab, edge02, "stat -c '%a %n' " + " ".join(files) + " /etc/environment").stdout.split("\n")
+        assert all(line.startswith("600 ") for line in modes if line), modes
+        env = _ssh(lab, edge02, "grep -c 'Sup3rS3cretProxyPw' /etc/environment").stdout.strip()
+        assert env == "4", env  # http(s)_proxy and HTTP(S)_PROXY
+        # A URL that could add a directive is refused before anything is written.
+        code, output = _play(PREPARE, lab.inventory_path, "--limit", "edge02",
+                             "-e", json.dumps({"hybrid_proxy": f'http://{lab.mirror_ip}:3128";\nAcquire::x "1'}))
+        assert code != 0 and "hybrid_proxy holds white space, a quote" in output and "Nothing was written" in output
+    finally:
+        _ssh(lab, edge02, "rm -f " + " ".join(files) + " /etc/systemd/system/amazon-ssm-agent.service.d/http-proxy.conf "
+             "/etc/systemd/system/snap.amazon-ssm-agent.amazon-ssm-agent.service.d/http-proxy.conf; "
+             "rmdir /usr/lib/systemd/system/containerd.service.d /etc/systemd/system/kubelet.service.d "
+             "/etc/systemd/system/amazon-ssm-agent.service.d "
+             "/etc/systemd/system/snap.amazon-ssm-agent.amazon-ssm-agent.service.d 2>/dev/null; "
+             "sed -i '/_proxy=/Id' /etc/environment; chmod 644 /etc/environment; systemctl daemon-reload")
 
 
 def test_package_index_waits_boundedly_for_the_apt_lock_and_names_its_holder(lab, hosts, tmp_path):
