@@ -16,10 +16,7 @@ __metaclass__ = type
 
 import re
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from urlparse import urlsplit
+from urllib.parse import urlsplit
 
 # What nodeadm reads, per consumer (internal/network/proxy_validator.go, v1.0.19).
 KUBELET_DROP_IN = "/etc/systemd/system/kubelet.service.d/http-proxy.conf"
