@@ -16,8 +16,15 @@ description:
   - Reads an EKS cluster and checks the requirements of EKS Hybrid Nodes, reporting every unmet
     requirement at once, each with its fix.
   - "Requirements: the cluster is C(ACTIVE); its authentication mode is C(API) or C(API_AND_CONFIG_MAP)
-    (access entries); its IP family is C(ipv4); it has remote node networks; the C(vpc-cni) add-on is
-    installed (for the cloud nodes; if C(eks:ListAddons) is not permitted this is a warning, not a failure)."
+    (access entries); its IP family is C(ipv4); it has remote node networks; and, when O(kubernetes_version)
+    is given, the control plane's version allows kubelets of that version (requirement C(kubelet-version-skew):
+    not newer than the control plane, and at most three minor versions older, two for a kubelet older than
+    1.25, as the Kubernetes version-skew policy says)."
+  - The add-ons are listed for information only (RV(cluster.addons)); the C(vpc-cni) add-on is not a requirement,
+    since a self-managed C(aws-node) and clusters with hybrid nodes only are valid.
+  - "Warns, without failing, when the API server endpoint has both public and private access: the endpoint's name
+    then resolves to public addresses for hybrid nodes outside the VPC, which can stop them joining (EKS user
+    guide, Create cluster, Considerations)."
   - With O(palette=true), also the Palette requirement of a cloud node group for the Palette agent's
     workloads, at least one managed node group whose every instance type is at least
     O(min_worker_instance_type) and whose disk is at least O(min_worker_disk_gb) GiB.
@@ -52,6 +59,11 @@ options:
       - Smallest disk size, in GiB, of that node group.
     type: int
     default: 20
+  kubernetes_version:
+    description:
+      - Kubernetes version of the hybrid nodes (C(hybrid_kubernetes_version)), such as V(1.31) or V(1.31.2).
+      - When given, the requirement C(kubelet-version-skew) checks it against the cluster's version.
+    type: str
   fail_on_unmet:
     description:
       - Fail, listing every unmet requirement, when any requirement is not met.
@@ -63,8 +75,8 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - "IAM permissions: eks:DescribeCluster, eks:ListAddons; with O(palette=true) also eks:ListNodegroups and
-    eks:DescribeNodegroup."
+  - "IAM permissions: eks:DescribeCluster; eks:ListAddons (optional, for RV(cluster.addons)); with O(palette=true)
+    also eks:ListNodegroups and eks:DescribeNodegroup."
 """
 
 EXAMPLES = r"""
@@ -72,6 +84,11 @@ EXAMPLES = r"""
   hybridnodes.eks.eks_hybrid_cluster_info:
     cluster_name: hybrid-lab
     region: us-west-2
+
+- name: Also refuse nodes of a version the control plane does not allow
+  hybridnodes.eks.eks_hybrid_cluster_info:
+    cluster_name: hybrid-lab
+    kubernetes_version: "1.31"
 
 - name: Check the Palette requirements too, and report instead of failing
   hybridnodes.eks.eks_hybrid_cluster_info:
@@ -136,6 +153,27 @@ cluster:
       returned: always
       type: str
       sample: vpc-0123456789abcdef0
+    endpoint_public_access:
+      description: Whether the API server endpoint is public (resourcesVpcConfig.endpointPublicAccess).
+      returned: always
+      type: bool
+      sample: false
+    endpoint_private_access:
+      description: Whether the API server endpoint is private (resourcesVpcConfig.endpointPrivateAccess).
+      returned: always
+      type: bool
+      sample: true
+    cluster_security_group_id:
+      description: The security group EKS made for the cluster (resourcesVpcConfig.clusterSecurityGroupId), or null.
+      returned: always
+      type: str
+      sample: sg-0123456789abcdef0
+    security_group_ids:
+      description: The additional security groups of the cluster (resourcesVpcConfig.securityGroupIds).
+      returned: always
+      type: list
+      elements: str
+      sample: ["sg-0fedcba9876543210"]
     remote_node_cidrs:
       description: The CIDRs of the remote node networks.
       returned: always
@@ -149,7 +187,7 @@ cluster:
       elements: str
       sample: ["192.168.0.0/16"]
     addons:
-      description: Names of the installed add-ons; null when they could not be listed.
+      description: Names of the installed add-ons, for information; null when they could not be listed.
       returned: always
       type: list
       elements: str
@@ -186,6 +224,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 # vCPUs and GiB of the sizes below 'large' (as in the t3 family, where they are used).
 SMALL_SIZES = {"nano": (2, 0.5), "micro": (2, 1), "small": (2, 2), "medium": (2, 4)}
@@ -236,14 +275,17 @@ def describe_cluster(module, eks):
 
 
 def list_addons(module, eks):
-    """The add-on names, or None (with a warning) when listing them is not permitted."""
+    """The add-on names (information only), or None when listing them is not permitted.
+
+    No add-on is a requirement of hybrid nodes: the vpc-cni add-on serves cloud nodes only, and a
+    self-managed aws-node or a cluster with hybrid nodes only is valid (EKS user guide, hybrid-nodes-cni:
+    VPC CNI is not compatible with hybrid nodes).
+    """
     name = module.params["cluster_name"]
     try:
         return aws.paginate(eks, "list_addons", "addons", clusterName=name)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         if aws.error_code(exc) in aws.ACCESS_DENIED_CODES:
-            module.warn("Could not check the vpc-cni add-on of EKS cluster %s: %s" % (
-                name, aws.hint_for(exc, "eks", "ListAddons")))
             return None
         return aws.fail_aws(module, exc, "ListAddons", "of EKS cluster %s" % name, service="eks")
 
@@ -269,6 +311,7 @@ def nodegroups(module, eks):
 def summary(cluster):
     network = cluster.get("kubernetesNetworkConfig") or {}
     remote = cluster.get("remoteNetworkConfig") or {}
+    vpc = cluster.get("resourcesVpcConfig") or {}
     return {
         "name": cluster.get("name"),
         "arn": cluster.get("arn"),
@@ -278,13 +321,17 @@ def summary(cluster):
         "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode"),
         "ip_family": network.get("ipFamily"),
         "service_ipv4_cidr": network.get("serviceIpv4Cidr"),
-        "vpc_id": (cluster.get("resourcesVpcConfig") or {}).get("vpcId"),
+        "vpc_id": vpc.get("vpcId"),
+        "endpoint_public_access": bool(vpc.get("endpointPublicAccess")),
+        "endpoint_private_access": bool(vpc.get("endpointPrivateAccess")),
+        "cluster_security_group_id": vpc.get("clusterSecurityGroupId") or None,
+        "security_group_ids": list(vpc.get("securityGroupIds") or []),
         "remote_node_cidrs": [c for item in remote.get("remoteNodeNetworks") or [] for c in item.get("cidrs") or []],
         "remote_pod_cidrs": [c for item in remote.get("remotePodNetworks") or [] for c in item.get("cidrs") or []],
     }
 
 
-def check_cluster(info, addons):
+def check_cluster(info, kubernetes_version=None):
     name = info["name"]
     found = [
         requirement("cluster-active", info["status"] == "ACTIVE",
@@ -302,15 +349,13 @@ def check_cluster(info, addons):
                     "Cluster %s has remote node networks %s." % (name, ", ".join(info["remote_node_cidrs"]) or "(none)"),
                     "Set them with hybridnodes.eks.eks_remote_networks (remote_node_cidrs: the edge hosts' CIDRs)."),
     ]
-    if addons is None:
-        found.append(requirement("vpc-cni-addon", None,
-                                 "The add-ons of cluster %s could not be listed (eks:ListAddons not permitted)." % name,
-                                 "Grant eks:ListAddons to check it, or check the vpc-cni add-on by hand."))
-    else:
-        found.append(requirement("vpc-cni-addon", "vpc-cni" in addons,
-                                 "Cluster %s has the add-ons %s." % (name, ", ".join(addons) or "(none)"),
-                                 "Install the vpc-cni add-on for the cloud nodes: aws eks create-addon "
-                                 "--cluster-name %s --addon-name vpc-cni" % name))
+    if kubernetes_version:
+        problem = eks_cluster.kubelet_version_problem(kubernetes_version, info["version"], "EKS cluster %s" % name)
+        found.append(requirement(
+            "kubelet-version-skew", problem is None,
+            problem["message"] if problem else "Hybrid nodes of Kubernetes %s may join cluster %s (version %s)." % (
+                kubernetes_version, name, info["version"]),
+            problem["fix"] if problem else ""))
     return found
 
 
@@ -345,6 +390,7 @@ def main():
         palette=dict(type="bool", default=False),
         min_worker_instance_type=dict(type="str", default="t3.xlarge"),
         min_worker_disk_gb=dict(type="int", default=20),
+        kubernetes_version=dict(type="str"),
         fail_on_unmet=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -357,7 +403,11 @@ def main():
     cluster = describe_cluster(module, eks)
     info = summary(cluster)
     info["addons"] = list_addons(module, eks)
-    requirements = check_cluster(info, info["addons"])
+    requirements = check_cluster(info, params["kubernetes_version"])
+    endpoint = eks_cluster.endpoint_access_problem(info["name"], info["endpoint_public_access"],
+                                                   info["endpoint_private_access"])
+    if endpoint:
+        module.warn("%s Fix: %s" % (endpoint["message"], endpoint["fix"]))
     if params["palette"]:
         info["nodegroups"] = nodegroups(module, eks)
         requirements.append(check_palette(info["name"], info["nodegroups"], params["min_worker_instance_type"],

@@ -14,8 +14,15 @@ short_description: Create the SSM hybrid activation that registers EKS hybrid no
 version_added: 0.1.0
 description:
   - Creates one AWS Systems Manager hybrid activation for the hosts that are not registered yet, with a
-    registration limit equal to their number, a short expiry, and the tag C(EKSClusterARN) that the hybrid
-    nodes' IAM policy uses to scope C(ssm:DeregisterManagedInstance).
+    registration limit equal to their number, an expiry of O(expiration_hours) (24 hours by default, as SSM's
+    own default), and the tag C(EKSClusterARN) that the hybrid nodes' IAM policy uses to scope
+    C(ssm:DeregisterManagedInstance).
+  - One activation registers at most 1,000 instances (the C(RegistrationLimit) of C(CreateActivation)); with more
+    unregistered hosts the module fails before any call, and the join has to be split into batches (C(serial)) or
+    slices of at most 1,000 hosts, one activation each.
+  - SSM registers up to 1,000 hybrid-activated (standard) managed instances per account and region at no extra
+    cost; more than 1,000 need the advanced-instances tier of Systems Manager (a charge not included in EKS Hybrid
+    Nodes pricing), turned on in the account and region before the join.
   - SSM returns the activation code only once, at creation, so the activation cannot be created ahead of time
     and looked up later; create it at join time, for the hosts about to join.
   - The result holds the activation code in RV(activation_code). The task must run with C(no_log=true) (the
@@ -49,14 +56,17 @@ options:
     description:
       - How many hosts are not registered yet (those without C(/var/lib/amazon/ssm/registration)).
       - It becomes the registration limit of the activation. V(0) means there is nothing to do.
+      - At most 1,000, the largest registration limit SSM accepts.
     type: int
     default: 0
   expiration_hours:
     description:
-      - Hours until the activation expires, from 1 to 720 (30 days). Keep it short, since the activation only has
-        to live until the hosts have run C(nodeadm init).
+      - Hours until the activation expires, from 1 to 720 (30 days, the longest SSM accepts).
+      - The default is SSM's own default expiry, 24 hours. The activation must live until the last host of the
+        batch has run C(nodeadm init) (install, init and any retries of every host), so raise it for long batches;
+        an expired activation fails C(nodeadm init) with C(ActivationExpired).
     type: int
-    default: 1
+    default: 24
   default_instance_name:
     description:
       - Name given to the managed instances the activation registers.
@@ -102,7 +112,7 @@ EXAMPLES = r"""
     cluster_name: hybrid-lab
     iam_role: hybrid-lab-nodes
     hosts_to_register: "{{ unregistered_hosts | length }}"
-    expiration_hours: 1
+    expiration_hours: 24
     default_instance_name: hybrid-lab-node
     region: us-west-2
   register: activation
@@ -183,7 +193,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 CLUSTER_TAG = "EKSClusterARN"
+# botocore's SSM model (ssm/2014-11-06/service-2.json, CreateActivationRequest): ExpirationDate "up to 30 days in
+# advance", 24 hours when not given; RegistrationLimit is an integer from 1 to 1000. EKS user guide,
+# hybrid-nodes-creds: activations last 24 hours by default; up to 1,000 standard hybrid-activated nodes per account
+# and region, more need the Systems Manager advanced-instances tier.
+DEFAULT_EXPIRATION_HOURS = 24
 MAX_EXPIRATION_HOURS = 720
+MAX_REGISTRATION_LIMIT = 1000
 
 
 def _now():
@@ -206,6 +222,8 @@ def input_problems(params, region):
     if params["hosts_to_register"] < 0:
         problems.append("hosts_to_register is %d; give the number of hosts not registered yet (0 or more)."
                         % params["hosts_to_register"])
+    elif params["state"] == "present" and params["hosts_to_register"] > MAX_REGISTRATION_LIMIT:
+        problems.append(registration_limit_message(params["hosts_to_register"]))
     if params["state"] == "present" and params["hosts_to_register"] > 0:
         role = params["iam_role"]
         if not role:
@@ -221,6 +239,13 @@ def input_problems(params, region):
     elif cluster_region and region and cluster_region != region:
         problems.append(region_message(params["cluster_name"], cluster_region, region))
     return problems
+
+
+def registration_limit_message(count):
+    return ("%d hosts are not registered yet, but one SSM activation registers at most %d instances. Join them with "
+            "several activations: run the join in batches of at most %d hosts (serial) or split the hosts into "
+            "slices. Beyond %d managed instances per account and region, SSM needs the advanced-instances tier."
+            % (count, MAX_REGISTRATION_LIMIT, MAX_REGISTRATION_LIMIT, MAX_REGISTRATION_LIMIT))
 
 
 def region_message(cluster, cluster_region, region):
@@ -320,7 +345,7 @@ def main():
         cluster_arn=dict(type="str"),
         iam_role=dict(type="str"),
         hosts_to_register=dict(type="int", default=0),
-        expiration_hours=dict(type="int", default=1),
+        expiration_hours=dict(type="int", default=DEFAULT_EXPIRATION_HOURS),
         default_instance_name=dict(type="str"),
         description=dict(type="str", default="EKS hybrid nodes"),
         tags=dict(type="dict", default={}),

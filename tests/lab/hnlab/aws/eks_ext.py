@@ -3,7 +3,9 @@
 Adds access entries, cluster updates (update_cluster_config returns an
 ``update`` InProgress; the next describe_update reports it Successful),
 addons, ``accessConfig`` and a complete ``kubernetesNetworkConfig`` on
-clusters, and the remote-network rules EKS enforces. Routes are added to
+clusters, the cluster security group EKS makes in the cluster's VPC
+(``resourcesVpcConfig.clusterSecurityGroupId``), and the remote-network
+rules EKS enforces. Routes are added to
 ``moto.eks.urls`` before moto's server builds its EKS app.
 """
 
@@ -83,6 +85,28 @@ class EKSLabBackend:
             "bootstrapClusterCreatorAdminPermissions":
                 (access_config or {}).get("bootstrapClusterCreatorAdminPermissions", True),
         }
+
+    def add_cluster_security_group(self, cluster: Any) -> None:
+        """Make the group EKS makes for a new cluster (eks-cluster-sg-NAME-ID, all traffic from itself) and report
+        it, with the VPC, in resourcesVpcConfig, as EKS does."""
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        config = dict(cluster.resources_vpc_config or {})
+        subnet_ids = config.get("subnetIds") or []
+        vpc_ids = sorted({s.vpc_id for s in ec2.describe_subnets(subnet_ids=subnet_ids)}) if subnet_ids else []
+        if not vpc_ids:
+            return
+        group = ec2.create_security_group(
+            name=f"eks-cluster-sg-{cluster.name}-{uuid.uuid4().hex[:10]}",
+            description="EKS created security group applied to ENI that is attached to EKS Control Plane master "
+                        "nodes, as well as any managed workloads.",
+            vpc_id=vpc_ids[0],
+            tags={"aws:eks:cluster-name": cluster.name, f"kubernetes.io/cluster/{cluster.name}": "owned"})
+        ec2.authorize_security_group_ingress(group.id, "-1", None, None, [],
+                                             source_groups=[{"GroupId": group.id}])
+        config["vpcId"] = vpc_ids[0]
+        config["clusterSecurityGroupId"] = group.id
+        config.setdefault("securityGroupIds", [])
+        cluster.resources_vpc_config = config
 
     def set_cluster_endpoint(self, name: str, endpoint: str, ca_data: str | None) -> None:
         cluster = self.lab_cluster(name)
@@ -225,6 +249,7 @@ class EKSLabResponse:
         result = _ORIGINAL_CREATE_CLUSTER(self)
         cluster = self.eks_backend.lab_cluster(self._get_param("name"))
         self.eks_backend.complete_cluster_shape(cluster, self._get_param("accessConfig"))
+        self.eks_backend.add_cluster_security_group(cluster)
         return result
 
     def update_cluster_config(self) -> ActionResult:

@@ -3,8 +3,11 @@
 VPC with one subnet and two route tables (the main one and the subnet's),
 a virtual private gateway attached to the VPC, a transit gateway with a VPC
 attachment, a customer gateway, a static-routes-only Site-to-Site VPN
-connection (both tunnels UP), the EKS cluster (remote networks not yet set)
-with the vpc-cni addon and one cloud nodegroup. The IDs go to
+connection (both tunnels UP), a security group admitting TCP 443 from the
+remote node and pod CIDRs (EKS user guide, hybrid-nodes-networking), the EKS
+cluster with that group, private endpoint access only (remote networks not
+yet set), the vpc-cni addon (cloud nodes only; not a hybrid requirement) and
+one cloud nodegroup. The IDs go to
 cfg.state_dir/aws/seed.json; the request counts are reset at the end.
 """
 
@@ -46,20 +49,28 @@ def _network(cfg: LabConfig) -> dict[str, Any]:
                                          BgpAsn=CUSTOMER_GATEWAY_ASN)["CustomerGateway"]["CustomerGatewayId"]
     vpn_id = ec2.create_vpn_connection(Type="ipsec.1", CustomerGatewayId=cgw_id, VpnGatewayId=vgw_id,
                                        Options={"StaticRoutesOnly": True})["VpnConnection"]["VpnConnectionId"]
+    # The group passed to the cluster: hybrid nodes (and unmasqueraded pods) reach the API server on 443.
+    sg_id = ec2.create_security_group(GroupName=f"{cfg.cluster_name}-hybrid-nodes", VpcId=vpc_id,
+                                      Description="EKS hybrid nodes to the API server")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg_id, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "IpRanges": [{"CidrIp": cfg.edge_cidr, "Description": "remote node network"},
+                     {"CidrIp": cfg.pod_cidr, "Description": "remote pod network"}]}])
     return {"vpc_id": vpc_id, "subnet_id": subnet_id, "route_table_ids": [main_rt_id, subnet_rt_id],
             "vpn_gateway_id": vgw_id, "transit_gateway_id": tgw["TransitGatewayId"],
             "transit_gateway_route_table_id": tgw_rt_id,
             "transit_gateway_attachment_id": tgw_attachment_id,
-            "customer_gateway_id": cgw_id, "vpn_connection_id": vpn_id}
+            "customer_gateway_id": cgw_id, "vpn_connection_id": vpn_id, "security_group_id": sg_id}
 
 
-def _cluster(cfg: LabConfig, subnet_id: str, eks_ca_pem: str | None, eks_endpoint: str) -> str:
+def _cluster(cfg: LabConfig, subnet_id: str, sg_id: str, eks_ca_pem: str | None, eks_endpoint: str) -> str:
     role_arn = f"arn:aws:iam::{cfg.account_id}:role/{cfg.cluster_name}-cluster"
     node_role_arn = f"arn:aws:iam::{cfg.account_id}:role/{cfg.cluster_name}-cloud-node"
     eks = client(cfg, "eks")
     cluster = eks.create_cluster(
         name=cfg.cluster_name, version=cfg.kubernetes_version, roleArn=role_arn,
-        resourcesVpcConfig={"subnetIds": [subnet_id], "endpointPublicAccess": True,
+        # Public and private at once can stop hybrid nodes joining (EKS user guide, hybrid-nodes-cluster-create).
+        resourcesVpcConfig={"subnetIds": [subnet_id], "securityGroupIds": [sg_id], "endpointPublicAccess": False,
                             "endpointPrivateAccess": True},
         kubernetesNetworkConfig={"serviceIpv4Cidr": cfg.service_cidr, "ipFamily": "ipv4"},
         accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
@@ -78,7 +89,7 @@ def _cluster(cfg: LabConfig, subnet_id: str, eks_ca_pem: str | None, eks_endpoin
 def seed(cfg: LabConfig, eks_ca_pem: str | None, eks_endpoint: str) -> dict[str, Any]:
     """Create the topology in the running emulator; write and return the IDs."""
     ids = _network(cfg)
-    ids["cluster_arn"] = _cluster(cfg, ids["subnet_id"], eks_ca_pem, eks_endpoint)
+    ids["cluster_arn"] = _cluster(cfg, ids["subnet_id"], ids["security_group_id"], eks_ca_pem, eks_endpoint)
     ids["account_id"] = cfg.account_id
     ids["nodegroup_name"] = NODEGROUP
     path = state_dir(cfg) / "seed.json"

@@ -25,11 +25,14 @@ def run(capsys, check_mode=False, **options):
     return json.loads(capsys.readouterr().out)
 
 
-def cluster(status="ACTIVE", mode="API_AND_CONFIG_MAP", family="ipv4", nodes=("10.200.0.0/24",)):
+def cluster(status="ACTIVE", mode="API_AND_CONFIG_MAP", family="ipv4", nodes=("10.200.0.0/24",), version="1.31",
+            public=False, private=True):
     data = {"name": CLUSTER, "arn": "arn:aws:eks:us-west-2:123456789012:cluster/hybrid-lab", "status": status,
-            "version": "1.31", "endpoint": "https://10.100.0.20", "accessConfig": {"authenticationMode": mode},
+            "version": version, "endpoint": "https://10.100.0.20", "accessConfig": {"authenticationMode": mode},
             "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": family},
-            "resourcesVpcConfig": {"vpcId": "vpc-0123456789abcdef0"}}
+            "resourcesVpcConfig": {"vpcId": "vpc-0123456789abcdef0", "endpointPublicAccess": public,
+                                   "endpointPrivateAccess": private, "clusterSecurityGroupId": "sg-0c1",
+                                   "securityGroupIds": ["sg-0e1"]}}
     if nodes:
         data["remoteNetworkConfig"] = {"remoteNodeNetworks": [{"cidrs": list(nodes)}]}
     return {"cluster": data}
@@ -57,7 +60,12 @@ def test_ready_cluster_meets_every_requirement(stubs, capsys):
     assert result["failed_requirements"] == []
     assert all(item["ok"] for item in result["requirements"])
     assert sorted(by_name(result)) == ["authentication-mode", "cluster-active", "ip-family", "palette-cloud-nodegroup",
-                                       "remote-node-networks", "vpc-cni-addon"]
+                                       "remote-node-networks"]
+    assert result["cluster"]["addons"] == ["vpc-cni", "kube-proxy"]
+    assert result["cluster"]["cluster_security_group_id"] == "sg-0c1"
+    assert result["cluster"]["security_group_ids"] == ["sg-0e1"]
+    assert (result["cluster"]["endpoint_public_access"], result["cluster"]["endpoint_private_access"]) == (False, True)
+    assert "warnings" not in result
     assert result["cluster"]["authentication_mode"] == "API_AND_CONFIG_MAP"
     assert result["cluster"]["nodegroups"] == [{"name": "cloud-workers", "instance_types": ["t3.xlarge"],
                                                 "disk_size": 20, "status": "ACTIVE"}]
@@ -73,9 +81,9 @@ def test_every_failed_requirement_is_reported_at_once(stubs, capsys):
     result = run(capsys, palette=True)
     assert result["failed"] is True
     names = [item["name"] for item in result["failed_requirements"]]
-    assert names == ["cluster-active", "authentication-mode", "ip-family", "remote-node-networks", "vpc-cni-addon",
+    assert names == ["cluster-active", "authentication-mode", "ip-family", "remote-node-networks",
                      "palette-cloud-nodegroup"]
-    assert "6 requirement(s)" in result["msg"]
+    assert "5 requirement(s)" in result["msg"]
     for name in names:
         assert "- %s:" % name in result["msg"]
     assert all(item["fix"] for item in result["failed_requirements"])
@@ -95,14 +103,87 @@ def test_unmet_requirements_are_returned_when_asked(stubs, capsys):
     stubs.verify()
 
 
-def test_addons_not_permitted_is_a_warning(stubs, capsys):
+def test_addons_not_permitted_are_only_not_listed(stubs, capsys):
     stubs.add("eks", "describe_cluster", cluster(), {"name": CLUSTER})
     stubs.error("eks", "list_addons", "AccessDeniedException", {"clusterName": CLUSTER}, status=403)
     result = run(capsys)
     assert result["failed_requirements"] == []
-    assert by_name(result)["vpc-cni-addon"]["ok"] is None
-    assert "eks:ListAddons" in json.dumps(result["warnings"])  # 2.19 sends warnings as structured events
+    assert "vpc-cni-addon" not in by_name(result)
+    assert "warnings" not in result
     assert result["cluster"]["addons"] is None
+    stubs.verify()
+
+
+def test_cluster_without_vpc_cni_addon_meets_the_requirements(stubs, capsys):
+    """Self-managed aws-node, or hybrid nodes only: the vpc-cni add-on is not a hybrid nodes requirement."""
+    stubs.add("eks", "describe_cluster", cluster(), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": ["kube-proxy", "coredns"]}, {"clusterName": CLUSTER})
+    result = run(capsys)
+    assert "failed" not in result or result["failed"] is False
+    assert result["failed_requirements"] == []
+    assert all(item["ok"] for item in result["requirements"])
+    stubs.verify()
+
+
+def test_public_and_private_endpoint_is_a_warning_not_a_failure(stubs, capsys):
+    stubs.add("eks", "describe_cluster", cluster(public=True, private=True), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys)
+    assert "failed" not in result or result["failed"] is False
+    assert result["failed_requirements"] == []
+    warnings = json.dumps(result["warnings"])  # 2.19 sends warnings as structured events
+    assert "EKS cluster hybrid-lab has both public and private endpoint access" in warnings
+    assert "update-cluster-config --name hybrid-lab" in warnings
+    stubs.verify()
+
+
+@pytest.mark.parametrize("public,private", [(True, False), (False, True)])
+def test_one_endpoint_kind_gives_no_warning(stubs, capsys, public, private):
+    stubs.add("eks", "describe_cluster", cluster(public=public, private=private), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys)
+    assert "warnings" not in result
+    stubs.verify()
+
+
+def test_kubelet_newer_than_the_control_plane_is_refused(stubs, capsys):
+    stubs.add("eks", "describe_cluster", cluster(version="1.31"), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys, kubernetes_version="1.32")
+    assert result["failed"] is True
+    assert [item["name"] for item in result["failed_requirements"]] == ["kubelet-version-skew"]
+    problem = result["failed_requirements"][0]
+    assert "1.32" in problem["message"] and "1.31" in problem["message"] and "hybrid-lab" in problem["message"]
+    assert "1.31 or older" in problem["fix"]
+    assert "- kubelet-version-skew:" in result["msg"]
+    stubs.verify()
+
+
+def test_kubelet_too_old_is_reported_when_asked(stubs, capsys):
+    stubs.add("eks", "describe_cluster", cluster(version="1.32"), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys, kubernetes_version="1.28", fail_on_unmet=False)
+    assert "failed" not in result or result["failed"] is False
+    assert [item["name"] for item in result["failed_requirements"]] == ["kubelet-version-skew"]
+    assert "1.29 or newer (up to 1.32)" in result["failed_requirements"][0]["fix"]
+    stubs.verify()
+
+
+@pytest.mark.parametrize("version", ["1.31", "1.28", "1.29.3"])
+def test_kubelet_within_the_skew_is_met(stubs, capsys, version):
+    stubs.add("eks", "describe_cluster", cluster(version="1.31"), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys, kubernetes_version=version)
+    assert result["failed_requirements"] == []
+    assert by_name(result)["kubelet-version-skew"]["ok"] is True
+    stubs.verify()
+
+
+def test_no_kubernetes_version_no_skew_requirement(stubs, capsys):
+    stubs.add("eks", "describe_cluster", cluster(version="1.25"), {"name": CLUSTER})
+    stubs.add("eks", "list_addons", {"addons": []}, {"clusterName": CLUSTER})
+    result = run(capsys)
+    assert "kubelet-version-skew" not in by_name(result)
     stubs.verify()
 
 

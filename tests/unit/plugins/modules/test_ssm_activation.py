@@ -64,7 +64,8 @@ def test_one_activation_for_the_unregistered_hosts(stubs, capsys):
     assert CODE not in json.dumps(result["diff"])
     expires = datetime.datetime.fromisoformat(result["activation"]["expiration_date"])
     left = expires - datetime.datetime.now(datetime.timezone.utc)
-    assert datetime.timedelta(minutes=58) < left <= datetime.timedelta(hours=1)
+    # SSM's own default expiry (botocore ssm model, CreateActivationRequest.ExpirationDate): 24 hours.
+    assert datetime.timedelta(hours=23, minutes=58) < left <= datetime.timedelta(hours=24)
     stubs.verify()
 
 
@@ -173,3 +174,80 @@ def test_describe_denied_names_the_permission(stubs, capsys):
     stubs.error("ssm", "describe_activations", "AccessDeniedException", {"Filters": []}, status=403)
     result = run(capsys, state="absent", cluster_arn=ARN)
     assert result["failed"] is True and "ssm:DescribeActivations" in result["msg"]
+
+
+class ExpiryAt:
+    """Matches the ExpirationDate of the request when it lies the given hours ahead (within two minutes)."""
+
+    def __init__(self, hours):
+        self.hours = hours
+        self.seen = None
+
+    def __eq__(self, other):
+        self.seen = other
+        left = other - datetime.datetime.now(datetime.timezone.utc)
+        return datetime.timedelta(hours=self.hours, minutes=-2) < left <= datetime.timedelta(hours=self.hours)
+
+    def __repr__(self):
+        return "ExpiryAt(%d h, got %r)" % (self.hours, self.seen)
+
+
+def test_expiration_hours_sets_the_expiration_date_sent_to_ssm(stubs, capsys):
+    request = dict(create_request(2), ExpirationDate=ExpiryAt(720))
+    stubs.add("ssm", "create_activation", {"ActivationId": ACTIVATION_ID, "ActivationCode": CODE}, request)
+    result = run(capsys, iam_role=ROLE, hosts_to_register=2, cluster_arn=ARN, expiration_hours=720)
+    assert result["changed"] is True
+    left = datetime.datetime.fromisoformat(result["activation"]["expiration_date"]) - datetime.datetime.now(
+        datetime.timezone.utc)
+    assert datetime.timedelta(days=29, hours=23) < left <= datetime.timedelta(days=30)
+    stubs.verify()
+
+
+@pytest.mark.parametrize("hours", [0, 721])
+def test_expiry_outside_what_ssm_accepts_is_refused_before_any_call(stubs, capsys, hours):
+    result = run(capsys, iam_role=ROLE, hosts_to_register=1, cluster_arn=ARN, expiration_hours=hours)
+    assert result["failed"] is True
+    assert result["problems"] == ["expiration_hours is %d; use 1 to 720 (SSM activations live at most 30 days)." % hours]
+    stubs.verify()  # nothing queued, nothing called
+
+
+def test_a_thousand_hosts_fit_one_activation(stubs, capsys):
+    stubs.add("ssm", "create_activation", {"ActivationId": ACTIVATION_ID, "ActivationCode": CODE}, create_request(1000))
+    result = run(capsys, iam_role=ROLE, hosts_to_register=1000, cluster_arn=ARN)
+    assert result["changed"] is True and result["activation"]["registration_limit"] == 1000
+    stubs.verify()
+
+
+def test_more_than_a_thousand_hosts_fail_with_the_count_and_the_fix_before_any_call(stubs, capsys):
+    result = run(capsys, iam_role=ROLE, hosts_to_register=1001)
+    assert result["failed"] is True
+    assert len(result["problems"]) == 1
+    message = result["problems"][0]
+    assert message.startswith("1001 hosts are not registered yet, but one SSM activation registers at most 1000")
+    assert "serial" in message and "slices" in message and "advanced-instances tier" in message
+    stubs.verify()  # no DescribeCluster, no CreateActivation
+
+
+def test_the_registration_cap_does_not_block_deleting(stubs, capsys):
+    stubs.add("ssm", "describe_activations", {"ActivationList": []},
+              {"Filters": [{"FilterKey": "ActivationIds", "FilterValues": [ACTIVATION_ID]}]})
+    result = run(capsys, state="absent", activation_id=ACTIVATION_ID, hosts_to_register=1500)
+    assert "failed" not in result and result["changed"] is False
+    stubs.verify()
+
+
+def test_the_documented_defaults_are_the_ones_the_module_uses():
+    import yaml
+    options = yaml.safe_load(ssm_activation.DOCUMENTATION)["options"]
+    assert options["expiration_hours"]["default"] == ssm_activation.DEFAULT_EXPIRATION_HOURS == 24
+    assert ssm_activation.MAX_EXPIRATION_HOURS == 30 * 24
+    assert ssm_activation.MAX_REGISTRATION_LIMIT == 1000
+
+
+def test_the_limits_are_those_of_the_ssm_model():
+    import botocore.session
+    model = botocore.session.get_session().get_service_model("ssm")
+    members = model.operation_model("CreateActivation").input_shape.members
+    assert members["RegistrationLimit"].metadata["max"] == ssm_activation.MAX_REGISTRATION_LIMIT
+    assert "up to 30 days" in members["ExpirationDate"].documentation
+    assert "expires in 24 hours" in members["ExpirationDate"].documentation

@@ -1,0 +1,337 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hybridnodes.eks contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: eks_cluster_security_group
+short_description: Check (and optionally open) TCP 443 from the hybrid nodes to an Amazon EKS cluster's security groups
+version_added: 0.1.0
+description:
+  - EKS Hybrid Nodes reach the Kubernetes API server through the network interfaces EKS puts in the cluster's
+    VPC; the security groups of those interfaces must admit TCP 443 from the remote node networks (kubelet to
+    API server) and from the remote pod networks (pods to the API server when the CNI does not masquerade them).
+    See the EKS user guide, Prepare networking for hybrid nodes, Cluster security group configuration.
+  - Reads the cluster with C(DescribeCluster) and its security groups with C(DescribeSecurityGroups), the cluster
+    security group EKS made (C(resourcesVpcConfig.clusterSecurityGroupId)) and the additional ones
+    (C(resourcesVpcConfig.securityGroupIds)). The rules of all of them add up, as they are attached to the same
+    network interfaces. A CIDR is admitted when C(tcp) (or all traffic) rules with port 443 in their range cover
+    all of its addresses; rules naming a security group or a prefix list are not evaluated.
+  - Without O(authorize), fails when a CIDR is not admitted, naming the group(s) and each missing CIDR, and how to
+    fix it. With O(authorize=true), adds every missing CIDR to one group (O(security_group_id), by default the
+    cluster security group) in one C(AuthorizeSecurityGroupIngress) call. A re-run makes no write.
+  - When the cluster reports no cluster security group, warns and neither fails nor writes (the missing CIDRs,
+    judged on the additional groups alone, are returned for information).
+author:
+  - hybridnodes.eks maintainers (!UNKNOWN)
+options:
+  cluster_name:
+    description:
+      - Name of the EKS cluster.
+    type: str
+    required: true
+  remote_node_cidrs:
+    description:
+      - The remote node networks that must reach the API server.
+      - When omitted, the cluster's remote node networks (C(remoteNetworkConfig)).
+    type: list
+    elements: str
+  remote_pod_cidrs:
+    description:
+      - The remote pod networks that must reach the API server; an empty list checks none.
+      - When omitted, the cluster's remote pod networks.
+    type: list
+    elements: str
+  authorize:
+    description:
+      - Add the missing ingress rules (TCP 443 from each missing CIDR) instead of failing.
+    type: bool
+    default: false
+  security_group_id:
+    description:
+      - The group the rules are added to with O(authorize=true); it must be one of the cluster's groups.
+      - When omitted, the cluster security group.
+    type: str
+  fail_on_missing:
+    description:
+      - Fail when a CIDR is not admitted and O(authorize=false).
+      - When V(false), the module succeeds and returns them in RV(missing_cidrs).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Supports check mode (predicts the rules it would add) and diff mode (the CIDRs the groups admit on TCP 443,
+    before and after).
+  - "IAM permissions: eks:DescribeCluster, ec2:DescribeSecurityGroups, and with O(authorize=true)
+    ec2:AuthorizeSecurityGroupIngress."
+"""
+
+EXAMPLES = r"""
+- name: Fail when the hybrid nodes cannot reach the API server on 443
+  hybridnodes.eks.eks_cluster_security_group:
+    cluster_name: hybrid-lab
+    region: us-west-2
+
+- name: Open TCP 443 from the remote node and pod networks in the cluster security group
+  hybridnodes.eks.eks_cluster_security_group:
+    cluster_name: hybrid-lab
+    remote_node_cidrs:
+      - 10.200.0.0/24
+    remote_pod_cidrs:
+      - 192.168.0.0/16
+    authorize: true
+"""
+
+RETURN = r"""
+cluster_security_group_id:
+  description: The cluster security group, or null when the cluster reports none.
+  returned: always
+  type: str
+  sample: sg-0123456789abcdef0
+security_groups:
+  description: The cluster's groups with the CIDRs each admits on TCP 443 after the run (in check mode, predicted).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    group_id:
+      description: ID of the group.
+      returned: always
+      type: str
+      sample: sg-0123456789abcdef0
+    cluster_security_group:
+      description: Whether it is the cluster security group (else an additional group).
+      returned: always
+      type: bool
+      sample: true
+    https_cidrs:
+      description: The IPv4 CIDRs its ingress rules admit on TCP 443.
+      returned: always
+      type: list
+      elements: str
+      sample: ["10.200.0.0/24"]
+required_cidrs:
+  description: The CIDRs that must be admitted (remote node networks, then remote pod networks).
+  returned: always
+  type: list
+  elements: str
+  sample: ["10.200.0.0/24", "192.168.0.0/16"]
+missing_cidrs:
+  description: The required CIDRs not admitted after the run (empty once they were added).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+added_cidrs:
+  description: The CIDRs added (or, in check mode, that would be added) on TCP 443.
+  returned: always
+  type: list
+  elements: str
+  sample: ["192.168.0.0/16"]
+problem:
+  description:
+    - When a CIDR is not admitted and O(authorize=false), C(message) (the groups and each missing CIDR) and C(fix);
+      else null.
+  returned: always
+  type: dict
+  sample: null
+target_security_group_id:
+  description: The group the rules were (or would be) added to; null when nothing was added.
+  returned: always
+  type: str
+  sample: sg-0123456789abcdef0
+"""
+
+import ipaddress
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing library.
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
+
+PORT = eks_cluster.HTTPS_PORT
+
+
+def _aws_errors():
+    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+
+def describe_cluster(module, eks):
+    name = module.params["cluster_name"]
+    try:
+        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
+    except _aws_errors() as exc:
+        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
+
+
+def describe_groups(module, ec2, group_ids):
+    try:
+        found = ec2.describe_security_groups(GroupIds=group_ids, aws_retry=True)["SecurityGroups"]
+    except _aws_errors() as exc:
+        fix = None
+        if aws.error_code(exc) == "InvalidGroup.NotFound":
+            fix = ("A security group EKS cluster %s reports does not exist (deleted outside EKS?); update the cluster's "
+                   "security groups (aws eks update-cluster-config --resources-vpc-config securityGroupIds=...)."
+                   % module.params["cluster_name"])
+        return aws.fail_aws(module, exc, "DescribeSecurityGroups", ", ".join(group_ids), service="ec2", fix=fix)
+    by_id = dict((group["GroupId"], group) for group in found)
+    return [by_id.get(group_id, {"GroupId": group_id, "IpPermissions": []}) for group_id in group_ids]
+
+
+def canonical(value):
+    return str(ipaddress.ip_network(u"%s" % value, strict=False))
+
+
+def remote_cidrs(cluster, key):
+    return [c for item in (cluster.get("remoteNetworkConfig") or {}).get(key) or [] for c in item.get("cidrs") or []]
+
+
+def https_cidrs(group):
+    return [str(network) for network in eks_cluster.admitted_networks([group], PORT)]
+
+
+def group_view(groups, cluster_group_id):
+    return [{"group_id": group["GroupId"], "cluster_security_group": group["GroupId"] == cluster_group_id,
+             "https_cidrs": https_cidrs(group)} for group in groups]
+
+
+def with_added(groups, target, cidrs):
+    """The groups as they will be once TCP 443 from ``cidrs`` is added to ``target``."""
+    permission = {"IpProtocol": "tcp", "FromPort": PORT, "ToPort": PORT,
+                  "IpRanges": [{"CidrIp": value} for value in cidrs]}
+    return [dict(group, IpPermissions=list(group.get("IpPermissions") or []) + [permission])
+            if group["GroupId"] == target else group for group in groups]
+
+
+def described(required, node_cidrs):
+    return ["%s (remote %s network)" % (value, "node" if value in node_cidrs else "pod") for value in required]
+
+
+def missing_problem(name, group_ids, target, missing, node_cidrs):
+    """What is wrong and how to fix it, naming the groups and each CIDR not admitted."""
+    return {
+        "message": "The security groups of EKS cluster %s (%s) do not admit TCP 443 from %s; hybrid nodes (and pods) "
+                   "there cannot reach the Kubernetes API server." % (
+                       name, ", ".join(group_ids), ", ".join(described(missing, node_cidrs))),
+        "fix": "Set aws_prerequisites_authorize_cluster_security_group: true (module option authorize=true) to add "
+               "the rules to %s, or run: aws ec2 authorize-security-group-ingress --group-id %s --ip-permissions "
+               "'[{\"IpProtocol\": \"tcp\", \"FromPort\": 443, \"ToPort\": 443, \"IpRanges\": [%s]}]'" % (
+                   target, target, ", ".join('{"CidrIp": "%s"}' % value for value in missing)),
+    }
+
+
+def permission_for(cidrs, node_cidrs):
+    return {"IpProtocol": "tcp", "FromPort": PORT, "ToPort": PORT,
+            "IpRanges": [{"CidrIp": value, "Description": "EKS hybrid nodes: remote %s network to the API server"
+                          % ("node" if value in node_cidrs else "pod")} for value in cidrs]}
+
+
+def main():
+    argument_spec = dict(
+        cluster_name=dict(type="str", required=True),
+        remote_node_cidrs=dict(type="list", elements="str"),
+        remote_pod_cidrs=dict(type="list", elements="str"),
+        authorize=dict(type="bool", default=False),
+        security_group_id=dict(type="str"),
+        fail_on_missing=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    name = params["cluster_name"]
+
+    node_cidrs = list(params["remote_node_cidrs"] or [])
+    pod_cidrs = list(params["remote_pod_cidrs"] or [])
+    for value in node_cidrs + pod_cidrs:
+        try:
+            if ipaddress.ip_network(u"%s" % value, strict=False).version != 4:
+                raise ValueError("not IPv4")
+        except ValueError:
+            module.fail_json(msg="%r is not an IPv4 CIDR; remote_node_cidrs and remote_pod_cidrs take CIDRs such as "
+                                 "10.200.0.0/24." % value)
+
+    eks = aws.aws_client(module, "eks")
+    cluster = describe_cluster(module, eks)
+    if params["remote_node_cidrs"] is None:
+        node_cidrs = remote_cidrs(cluster, "remoteNodeNetworks")
+    if params["remote_pod_cidrs"] is None:
+        pod_cidrs = remote_cidrs(cluster, "remotePodNetworks")
+    # Canonical spelling (10.200.0.7/24 -> 10.200.0.0/24): EC2 stores and returns rules that way.
+    node_cidrs = [canonical(value) for value in node_cidrs]
+    pod_cidrs = [canonical(value) for value in pod_cidrs]
+    required = []
+    for value in node_cidrs + pod_cidrs:
+        if value not in required:
+            required.append(value)
+
+    vpc = cluster.get("resourcesVpcConfig") or {}
+    cluster_group_id = vpc.get("clusterSecurityGroupId") or None
+    group_ids = []
+    for group_id in [cluster_group_id] + list(vpc.get("securityGroupIds") or []):
+        if group_id and group_id not in group_ids:
+            group_ids.append(group_id)
+
+    result = dict(changed=False, cluster_security_group_id=cluster_group_id, security_groups=[],
+                  required_cidrs=required, missing_cidrs=[], added_cidrs=[], target_security_group_id=None,
+                  problem=None)
+    ec2 = aws.aws_client(module, "ec2") if group_ids else None
+    groups = describe_groups(module, ec2, group_ids) if group_ids else []
+    result["security_groups"] = group_view(groups, cluster_group_id)
+    missing = eks_cluster.uncovered_cidrs(groups, required, PORT)
+    result["missing_cidrs"] = missing
+
+    if cluster_group_id is None:
+        module.warn("EKS cluster %s reports no cluster security group (resourcesVpcConfig.clusterSecurityGroupId), so "
+                    "TCP 443 from the hybrid nodes was not checked%s. Make sure the security groups of the cluster's "
+                    "network interfaces admit TCP 443 from %s." % (
+                        name, "" if not missing else " (its additional groups lack %s)" % ", ".join(missing),
+                        ", ".join(required) or "the remote node and pod networks"))
+        module.exit_json(**result)
+
+    if not missing:
+        if module._diff:
+            result["diff"] = dict(before=result["security_groups"], after=result["security_groups"])
+        module.exit_json(**result)
+
+    if not params["authorize"]:
+        result["problem"] = missing_problem(name, group_ids, params["security_group_id"] or cluster_group_id,
+                                            missing, node_cidrs)
+        if not params["fail_on_missing"]:
+            module.exit_json(**result)
+        module.fail_json(msg="%s Fix: %s" % (result["problem"]["message"], result["problem"]["fix"]), **result)
+
+    target = params["security_group_id"] or cluster_group_id
+    if target not in group_ids:
+        module.fail_json(msg="security_group_id %s is not a security group of EKS cluster %s (%s); name one of them, "
+                             "or omit it to use the cluster security group." % (target, name, ", ".join(group_ids)),
+                         **result)
+    after = with_added(groups, target, missing)
+    result.update(changed=True, added_cidrs=missing, target_security_group_id=target, missing_cidrs=[],
+                  security_groups=group_view(after, cluster_group_id))
+    if module._diff:
+        result["diff"] = dict(before=group_view(groups, cluster_group_id), after=result["security_groups"])
+    if module.check_mode:
+        module.exit_json(**result)
+    try:
+        ec2.authorize_security_group_ingress(
+            GroupId=target, IpPermissions=[permission_for(missing, node_cidrs)], aws_retry=True)
+    except _aws_errors() as exc:
+        aws.fail_aws(module, exc, "AuthorizeSecurityGroupIngress", "TCP 443 from %s to security group %s of EKS cluster %s"
+                     % (", ".join(missing), target, name), service="ec2")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
