@@ -7,7 +7,9 @@
 EKS accepts remote node and remote pod networks only when they are IPv4,
 inside RFC 1918, between /8 and /32, and overlap neither each other, the VPC
 CIDRs nor the cluster's service CIDR. A node whose address lies outside the
-remote node networks joins but its certificate requests stay Pending.
+remote node networks cannot join: nodeadm init refuses it (node-ip-validation,
+aws/eks-hybrid internal/network/interface.go), and with that check skipped its
+certificate requests stay Pending.
 
 Every function here returns *all* the problems it finds, each a dict naming
 the rule (``code``), the inventory variables and CIDRs involved, and the fix,
@@ -222,8 +224,9 @@ def check_node_address(host, address, remote_node_cidrs, variable="ansible_host"
                        networks_variable=DEFAULT_NAMES["node"]):
     """A node's address must be an IPv4 address inside the remote node networks.
 
-    Otherwise the kubelet's certificate requests stay Pending and logs, exec
-    and webhooks fail for that node.
+    Otherwise nodeadm init refuses the node (node-ip-validation); with that
+    check skipped the kubelet's certificate requests stay Pending and logs,
+    exec and webhooks fail for that node.
     """
     _require_netaddr()
     text = str(address).split("/", maxsplit=1)[0] if address is not None else ""
@@ -241,8 +244,9 @@ def check_node_address(host, address, remote_node_cidrs, variable="ansible_host"
     if not address_in_networks(ip, remote_node_cidrs):
         return [problem(
             "address-outside",
-            "%s: node address %s is outside the remote node networks %s (%s); its kubelet "
-            "certificate requests would stay Pending." % (
+            "%s: node address %s is outside the remote node networks %s (%s); nodeadm init refuses it "
+            "(node-ip-validation), and with that check skipped its kubelet certificate requests would stay "
+            "Pending." % (
                 host, ip, ", ".join(str(c) for c in _as_list(remote_node_cidrs)) or "(none)", networks_variable),
             "Add a CIDR containing %s to %s, or give the host an address inside them." % (ip, networks_variable),
             variable=variable, cidrs=_as_list(remote_node_cidrs), host=host)]

@@ -28,10 +28,13 @@ The rules:
   with hybrid_nic_prefix when set, else the remote node network that contains
   the address (a remote node network may be larger than the real subnet, so
   set hybrid_nic_prefix to check it exactly);
-- the pool variables: hybrid_node_labels a dict of Kubernetes labels,
-  hybrid_node_taints a list of ``key[=value]:Effect``, hybrid_ntp_servers a
-  list of names, hybrid_architecture amd64 or arm64; hybrid_node_name a
-  Kubernetes node name, unique;
+- the pool variables: hybrid_node_labels a dict of Kubernetes labels the
+  kubelet may set itself (none under kubernetes.io or k8s.io but the few it
+  allows), hybrid_node_taints a list of ``key[=value]:Effect``,
+  hybrid_ntp_servers a list of names, hybrid_architecture amd64 or arm64;
+- every host's node name (hybrid_node_name, and with iam-ra the inventory name
+  it defaults to) a lower-case Kubernetes node name of at most 64 characters,
+  unique;
 - cluster variables must not be overridden per host (the controller's plays
   would use another value than the hosts' plays);
 - the roles' inputs: where the inventory sets a variable a role reads (its
@@ -47,7 +50,7 @@ import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, nodeconfig
 from ansible_collections.hybridnodes.eks.plugins.module_utils.cidr import problem
 
 NODE_GROUP = "hybrid_nodes"
@@ -58,11 +61,10 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 KUBERNETES_VERSION_RE = re.compile(r"^1\.\d{2}$")
 NODEADM_VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$")
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-LABEL_KEY_RE = re.compile(r"^(%s/)?%s$" % (_DNS_SUBDOMAIN, _NAME))
-LABEL_VALUE_RE = re.compile(r"^(%s)?$" % _NAME)
-NODE_NAME_RE = re.compile(r"^%s$" % _DNS_SUBDOMAIN)
+# The label and node name rules are nodeconfig's (one rule, one place: the NodeConfig module applies them too).
+LABEL_KEY_RE = nodeconfig.LABEL_KEY_RE
+LABEL_VALUE_RE = nodeconfig.LABEL_VALUE_RE
+NODE_NAME_RE = nodeconfig.NODE_NAME_RE
 TAINT_RE = re.compile(r"^(?P<key>[^=:\s]+)(=(?P<value>[^:\s]*))?:(?P<effect>[^:\s]+)$")
 ROLE_DEFAULT_RE = re.compile(r"^\s*\{\{\s*(hybrid_\w+)\s*(\||\}\})")
 
@@ -360,13 +362,19 @@ def check_pool_values(hostvars):
                 "Write hybrid_node_labels as a mapping of label keys to string values.")
         else:
             for key, value in sorted(labels.items(), key=lambda item: str(item[0])):
-                if not isinstance(key, str) or len(key) > 317 or not LABEL_KEY_RE.match(key):
+                found = nodeconfig.label_problem(key, value)
+                kind = found[0] if found else None
+                if kind == "key":
                     bad("hybrid_node_labels", "label", "hybrid_node_labels key %r is not a Kubernetes label key." % (key,),
                         "Use [prefix/]name with a DNS subdomain prefix and a name of up to 63 characters.")
-                if not isinstance(value, str) or not LABEL_VALUE_RE.match(value):
+                if kind == "value" or (kind == "key" and nodeconfig.label_problem("key", value)):
                     bad("hybrid_node_labels", "label", "hybrid_node_labels[%s]=%r is not a Kubernetes label value." % (key, value),
                         "Quote it as a string of up to 63 letters, digits, '-', '_' or '.', starting and ending "
                         "alphanumeric (YAML reads true or 1 unquoted as a boolean or a number).")
+                elif kind == "restricted":
+                    bad("hybrid_node_labels", "label-restricted", "hybrid_node_labels: %s." % found[1],
+                        "Remove %s from hybrid_node_labels, or use a prefix of your own (such as example.com/role); "
+                        "set a label such as node-role.kubernetes.io/* after the join with kubectl label." % key)
 
     taints = hostvars.get("hybrid_node_taints", _MISSING)
     if taints is not _MISSING and taints is not None:
@@ -393,13 +401,36 @@ def check_pool_values(hostvars):
     if arch is not _MISSING and arch not in ARCHITECTURES:
         bad("hybrid_architecture", "invalid", "hybrid_architecture=%r is not one of %s." % (arch, ", ".join(ARCHITECTURES)),
             "Set hybrid_architecture to amd64 or arm64 (the nodeadm build).")
-
-    name = hostvars.get("hybrid_node_name", _MISSING)
-    if name is not _MISSING and name is not None and (
-            not isinstance(name, str) or len(name) > 253 or not NODE_NAME_RE.match(name)):
-        bad("hybrid_node_name", "invalid", "hybrid_node_name=%r is not a Kubernetes node name." % (name,),
-            "Use lowercase letters, digits, '-' and '.', starting and ending alphanumeric.")
     return problems
+
+
+def check_node_name(host, hostvars, credential_provider):
+    """The host's node name (nodeconfig.NODE_NAME_MAX): hybrid_node_name when set; with iam-ra, else the inventory name.
+
+    With IAM Roles Anywhere the name (hybrid_node_name, else inventory_hostname: roles/nodeadm) is nodeadm's nodeName,
+    the role session name and the certificate's CN, so every host is checked. With SSM the Node is named after the
+    managed instance (mi-...; aws/eks-hybrid internal/ssm/config.go), and hybrid_node_name, when set, is the host name
+    roles/host_prep sets.
+    """
+    name = hostvars.get("hybrid_node_name")
+    if name is None or name == "":
+        if credential_provider != "iam-ra":
+            return []
+        reason = nodeconfig.node_name_problem(host)
+        if not reason:
+            return []
+        return [problem("invalid", "%s: the node name %r (the inventory name, as hybrid_node_name is not set) is not a "
+                                   "Kubernetes node name: %s. With iam-ra it is nodeadm's nodeName, the IAM role session "
+                                   "name and the certificate's CN." % (host, host, reason),
+                        "Use lowercase letters, digits, '-' and '.', starting and ending alphanumeric, at most %d "
+                        "characters: set hybrid_node_name for %s." % (nodeconfig.NODE_NAME_MAX, host),
+                        variable="hybrid_node_name", host=host)]
+    reason = nodeconfig.node_name_problem(name)
+    if not reason:
+        return []
+    return [problem("invalid", "%s: hybrid_node_name=%r is not a Kubernetes node name: %s." % (host, name, reason),
+                    "Use lowercase letters, digits, '-' and '.', starting and ending alphanumeric, at most %d "
+                    "characters." % nodeconfig.NODE_NAME_MAX, variable="hybrid_node_name", host=host)]
 
 
 def check_hosts(cluster, hosts):
@@ -424,6 +455,7 @@ def check_hosts(cluster, hosts):
                 problems.extend(check_vpn_server_ip(host, hostvars, address, remote_node_cidrs))
         for found in check_pool_values(hostvars):
             pool_problems.setdefault(tuple(sorted(found.items())), []).append(host)
+        problems.extend(check_node_name(host, hostvars, cluster.get("hybrid_credential_provider", "ssm")))
         names.setdefault(str(hostvars.get("hybrid_node_name") or host), []).append(host)
         for name in CLUSTER_VARIABLES:
             if name in hostvars and hostvars[name] != cluster.get(name, _MISSING):

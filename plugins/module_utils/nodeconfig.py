@@ -5,9 +5,10 @@
 """nodeadm's NodeConfig (node.eks.aws/v1alpha1), rendered and checked as pure functions.
 
 ``render`` builds the document from plain options, ``problems`` checks it the
-way ``nodeadm init`` would (and a little earlier: the node IP against the
-remote node networks, whose violation nodeadm only shows as Pending CSRs),
-and ``masked`` replaces the secrets for diffs and return values. Runs on edge
+way ``nodeadm init`` would, before anything is written (the node IP against the
+remote node networks too: nodeadm init refuses an IP outside them in its
+node-ip-validation, aws/eks-hybrid internal/network/interface.go; with that
+check skipped the kubelet's certificate requests stay Pending), and ``masked`` replaces the secrets for diffs and return values. Runs on edge
 hosts too: standard library only.
 """
 
@@ -24,7 +25,32 @@ KIND = "NodeConfig"
 MASK = "********"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ACTIVATION_CODE_LENGTH = (20, 250)
+# A node name must be at once: a Kubernetes Node name (a lower-case DNS-1123 subdomain, at most 253 characters:
+# apimachinery's IsDNS1123Subdomain), nodeadm's IAM Roles Anywhere nodeName (at most 64 characters:
+# aws/eks-hybrid internal/node/hybrid/validator.go), which is also the IAM role session name and the certificate CN,
+# and, when hybrid_node_name is set, the host's name (roles/host_prep; Linux host names have at most 64 characters,
+# labels at most 63). The kubelet lower-cases the name it registers (--hostname-override), so an upper-case name
+# would register a Node that the session's user system:node:<Name> may not update.
 NODE_NAME_MAX = 64
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = r"%s(\.%s)*" % (_DNS_LABEL, _DNS_LABEL)
+NODE_NAME_RE = re.compile(r"^%s$" % _DNS_SUBDOMAIN)
+# Kubernetes label keys and values (apimachinery IsQualifiedName, IsValidLabelValue).
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY_RE = re.compile(r"^(%s/)?%s$" % (r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", _LABEL_NAME))
+LABEL_KEY_MAX = 317  # a prefix of up to 253 characters, '/', a name of up to 63
+LABEL_VALUE_RE = re.compile(r"^(%s)?$" % _LABEL_NAME)
+# The labels the kubelet sets on its own Node with --node-labels inside the kubernetes.io and k8s.io namespaces; it
+# refuses to start with any other label of those namespaces ("unknown 'kubernetes.io' or 'k8s.io' labels specified
+# with --node-labels"): kubernetes/kubernetes cmd/kubelet/app/options/options.go ValidateKubeletFlags, with
+# pkg/kubelet/apis/well_known_labels.go (kubeletLabels, kubeletLabelNamespaces). node-role.kubernetes.io/* is refused.
+KUBELET_LABELS = frozenset((
+    "kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
+    "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+))
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+KUBERNETES_LABEL_DOMAINS = ("kubernetes.io", "k8s.io")
 FORBIDDEN_KUBELET_FLAGS = ("--hostname-override",)
 # Flags the module owns; given again in extra kubelet flags they would contradict it.
 OWNED_KUBELET_FLAGS = ("--node-ip", "--node-labels", "--register-with-taints")
@@ -33,6 +59,49 @@ TAINT_RE = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferN
 
 def _flag_name(flag):
     return str(flag).split("=", 1)[0]
+
+
+def _in_namespace(namespace, domain):
+    return namespace == domain or namespace.endswith("." + domain)
+
+
+def node_name_problem(name):
+    """Why ``name`` cannot be a hybrid node's name (see NODE_NAME_MAX), or None."""
+    if not isinstance(name, str) or not name:
+        return "it is not a non-empty string"
+    if len(name) > NODE_NAME_MAX:
+        return "it has %d characters; nodeadm allows at most %d (IAM Roles Anywhere nodeName)" % (len(name), NODE_NAME_MAX)
+    if not NODE_NAME_RE.match(name):
+        return ("it is not a lower-case RFC 1123 name (letters a-z, digits, '-' and '.', each dot-separated part of 1 "
+                "to 63 characters starting and ending with a letter or digit)")
+    return None
+
+
+def label_problem(key, value):
+    """Why the kubelet would refuse the node label ``key=value`` in --node-labels, or None."""
+    if not isinstance(key, str) or len(key) > LABEL_KEY_MAX or not LABEL_KEY_RE.match(key):
+        return "key", "%r is not a Kubernetes label key" % (key,)
+    if not isinstance(value, str) or not LABEL_VALUE_RE.match(value):
+        return "value", "%s=%r is not a Kubernetes label value" % (key, value)
+    namespace = key.split("/", 1)[0] if "/" in key else ""
+    if (any(_in_namespace(namespace, domain) for domain in KUBERNETES_LABEL_DOMAINS) and key not in KUBELET_LABELS
+            and not any(_in_namespace(namespace, allowed) for allowed in KUBELET_LABEL_NAMESPACES)):
+        allowed = (", ".join(KUBELET_LABEL_NAMESPACES), ", ".join(sorted(KUBELET_LABELS)))
+        return "restricted", (
+            "%s is in the kubernetes.io/k8s.io namespace, which the kubelet refuses in --node-labels (it would not "
+            "start) except under %s or for %s" % ((key,) + allowed))
+    return None
+
+
+def parse_node_labels_flag(flag):
+    """{key: value} of a --node-labels=k=v,k2=v2 flag."""
+    labels = {}
+    text = str(flag).split("=", 1)[1] if "=" in str(flag) else ""
+    for item in text.split(","):
+        if item:
+            key, _sep, value = item.partition("=")
+            labels[key] = value
+    return labels
 
 
 def kubelet_flags(node_ip=None, labels=None, taints=None, extra=None):
@@ -98,8 +167,9 @@ def _address_problems(node_ip, remote_node_cidrs):
             continue
     if not any(address in network for network in networks):
         return [_problem(
-            "node_ip", "node_ip %s is outside the remote node networks %s: the kubelet's certificate requests "
-            "would stay Pending." % (address, ", ".join(str(value) for value in remote_node_cidrs)),
+            "node_ip", "node_ip %s is outside the remote node networks %s: nodeadm init refuses it "
+            "(node-ip-validation), and with that check skipped the kubelet's certificate requests would stay "
+            "Pending." % (address, ", ".join(str(value) for value in remote_node_cidrs)),
             "Use the host's address inside the remote node networks, or add its network to them.")]
     return []
 
@@ -141,10 +211,11 @@ def problems(doc, remote_node_cidrs=None):
                                       (code_length,) + ACTIVATION_CODE_LENGTH),
                                   "Use the ActivationCode returned by ssm:CreateActivation (it is shown only once)."))
     if ira:
-        name = str(ira.get("nodeName") or "")
-        if not name or len(name) > NODE_NAME_MAX:
-            found.append(_problem("iam_ra_node_name", "The IAM Roles Anywhere nodeName must have 1 to %d characters." % NODE_NAME_MAX,
-                                  "Use a shorter node name; it must equal the certificate's CN."))
+        reason = node_name_problem(ira.get("nodeName") or "")
+        if reason:
+            found.append(_problem("iam_ra_node_name", "The IAM Roles Anywhere nodeName %r is refused: %s." % (
+                ira.get("nodeName"), reason), "Use a lower-case name of up to %d characters (letters, digits, '-', "
+                "'.'); it is the Node's name and must equal the certificate's CN." % NODE_NAME_MAX))
         for key, option in (("trustAnchorArn", "iam_ra_trust_anchor_arn"), ("profileArn", "iam_ra_profile_arn"),
                             ("roleArn", "iam_ra_role_arn")):
             if not str(ira.get(key) or "").startswith("arn:"):
@@ -168,6 +239,13 @@ def problems(doc, remote_node_cidrs=None):
                 if not TAINT_RE.match(taint):
                     found.append(_problem("node_taints", "Taint %r is not key[=value]:Effect." % taint,
                                           "Write taints as key=value:NoSchedule (or PreferNoSchedule, NoExecute)."))
+        if _flag_name(flag) == "--node-labels":
+            for key, value in sorted(parse_node_labels_flag(flag).items()):
+                found_label = label_problem(key, value)
+                if found_label:
+                    found.append(_problem("node_labels", "Node label %s." % found_label[1],
+                                          "Remove it or use your own prefix (such as example.com/role); a label the "
+                                          "kubelet may not set itself is set afterwards with kubectl label."))
     node_ips = [str(flag).split("=", 1)[1] for flag in flags if _flag_name(flag) == "--node-ip"]
     if remote_node_cidrs and node_ips:
         found.extend(_address_problems(node_ips[0], remote_node_cidrs))

@@ -20,6 +20,8 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
+
 # OS support matrix of EKS Hybrid Nodes: os-release ID -> supported VERSION_IDs (major for RHEL).
 SUPPORTED_OS = {
     "ubuntu": ("20.04", "22.04", "24.04"),
@@ -29,11 +31,18 @@ SUPPORTED_OS = {
 # IAM Roles Anywhere is not supported on these.
 IAM_RA_UNSUPPORTED = {("ubuntu", "20.04"), ("rhel", "8")}
 
-# Minimum kernel per Cilium version: the first entry whose Cilium version is <= the chosen one wins.
+# Minimum kernel per Cilium version: the first entry whose Cilium version is <= the chosen one wins. The EKS user
+# guide (hybrid-nodes-cni, "Version compatibility") says Cilium v1.18.3 needs Linux >= 5.10 and is therefore not
+# supported on Ubuntu 20.04 or RHEL 8; Cilium's system requirements for the earlier releases ask for Linux >= 5.4 "or
+# equivalent (e.g., 4.18 on RHEL 8.6)" (docs.cilium.io operations/system_requirements).
 CILIUM_KERNEL = (
     ((1, 18, 3), (5, 10)),
-    ((0, 0, 0), (4, 19, 57)),
+    ((0, 0, 0), (5, 4)),
 )
+# (Cilium versions below this one, RHEL from this version): RHEL's 4.18 kernel counts as 5.4 (the backports).
+RHEL_KERNEL_EQUIVALENT = ((1, 18, 3), (8, 6), (4, 18))
+# The strictest minimum, used when the Cilium version is not given.
+STRICTEST_KERNEL = CILIUM_KERNEL[0][1]
 
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -62,13 +71,17 @@ DEFAULT_PORTS = ({"proto": "tcp", "port": 10250, "use": "kubelet"},
 
 
 def default_endpoints(region, credential_provider, palette_endpoint=None):
-    """The endpoints a hybrid node reaches on TCP 443 (EKS user guide), as host:port strings."""
-    hosts = ["hybrid-assets.eks.amazonaws.com", "eks.%s.amazonaws.com" % region, "api.ecr.%s.amazonaws.com" % region,
-             "602401143452.dkr.ecr.%s.amazonaws.com" % region]
+    """The endpoints a hybrid node reaches on TCP 443 (EKS user guide), as host:port strings.
+
+    The ECR account and the domain depend on the partition and region (opt-in regions, GovCloud, China): see
+    module_utils/eks_endpoints.py for the table and its sources."""
+    hosts = [ep.hybrid_assets_host(region), ep.service_host("eks", region), ep.service_host("api.ecr", region),
+             ep.ecr_registry(region)]
     if credential_provider == "iam-ra":
-        hosts += ["rolesanywhere.amazonaws.com", "rolesanywhere.%s.amazonaws.com" % region]
+        hosts += (["rolesanywhere.amazonaws.com"] if ep.partition(region) == "aws" else []) + [
+            ep.service_host("rolesanywhere", region)]
     else:
-        hosts += ["ssm.%s.amazonaws.com" % region, "amazon-ssm-%s.s3.%s.amazonaws.com" % (region, region)]
+        hosts += [ep.service_host("ssm", region), "amazon-ssm-%s.s3.%s.%s" % (region, region, ep.dns_suffix(region))]
     if palette_endpoint:
         hosts.append(palette_endpoint)
     return [h if ":" in h else "%s:443" % h for h in hosts]
@@ -178,21 +191,33 @@ def check_os(os_info, credential_provider, allow_unsupported):
     return checks
 
 
-def minimum_kernel(cilium_version):
+def minimum_kernel(cilium_version, os_info=None):
+    """The minimum kernel for ``cilium_version`` (the cilium role's chart version, such as 1.18.3-0) on ``os_info``."""
     chosen = version_tuple(cilium_version)
+    if os_info and os_info.get("id") == "rhel" and chosen < RHEL_KERNEL_EQUIVALENT[0] and \
+            version_tuple(os_info.get("version_id", "")) >= RHEL_KERNEL_EQUIVALENT[1]:
+        return RHEL_KERNEL_EQUIVALENT[2]
     for cilium, kernel in CILIUM_KERNEL:
         if chosen >= cilium:
             return kernel
     return CILIUM_KERNEL[-1][1]
 
 
-def check_kernel(release, cilium_version):
-    need = minimum_kernel(cilium_version)
+def check_kernel(release, cilium_version, os_info=None):
+    """The kernel against the Cilium version the cilium role deploys; without a version, the strictest minimum (soft)."""
     have = version_tuple(release)
+    if not cilium_version:
+        text = ".".join(str(p) for p in STRICTEST_KERNEL)
+        return check("kernel", have >= STRICTEST_KERNEL, "soft",
+                     "kernel %s %s %s, the minimum of the newest Cilium (no cilium_version given)" % (
+                         release, "meets" if have >= STRICTEST_KERNEL else "is below", text),
+                     "Give cilium_version (playbooks/preflight.yml passes the cilium role's cilium_chart_version).")
+    need = minimum_kernel(cilium_version, os_info)
     text = ".".join(str(p) for p in need)
     return check("kernel", have >= need, "hard",
                  "kernel %s %s Cilium %s's minimum %s" % (release, "meets" if have >= need else "is below", cilium_version, text),
-                 "Upgrade the kernel to %s or later, or choose an older Cilium version." % text)
+                 "Upgrade the kernel to %s or later, or choose an older Cilium version (hybrid_cilium_version, such as "
+                 "1.17.9-0, whose minimum is 5.4, 4.18 on RHEL 8.6+)." % text)
 
 
 def check_architecture(machine, wanted):
@@ -222,12 +247,216 @@ def check_root_shell(shell, severity):
                  "Set bash as root's shell: chsh -s /bin/bash root (prepare_hosts.yml does).")
 
 
-def check_docker(docker):
+def check_docker(docker, palette_agent_mode):
+    """Docker must be absent in Palette agent mode (Palette's requirement). EKS does not require it: nodeadm install
+    leaves an installed containerd and runc in place (aws/eks-hybrid internal/containerd/install.go), so elsewhere a
+    Docker installation is a warning."""
     found = [item for item in docker if item]
-    return check("docker_absent", not found, "hard",
-                 "Docker %s" % ("is installed (%s)" % ", ".join(found) if found else "is absent"),
-                 "Remove Docker (the docker-ce, docker.io or moby packages and their binaries): "
-                 "the Palette agent and nodeadm need containerd without Docker.")
+    if palette_agent_mode:
+        fix = ("Remove Docker (the docker-ce, docker.io or moby packages and their binaries): Palette agent mode "
+               "requires a host without Docker.")
+    else:
+        fix = ("EKS Hybrid Nodes do not require Docker's absence: nodeadm then keeps the installed containerd (recorded "
+               "as source none, so nodeadm uninstall leaves it). Remove Docker if the host is to run Palette agent mode "
+               "(palette_agent_mode, hybrid_palette_agent_mode), which requires its absence.")
+    return check("docker_absent", not found, "hard" if palette_agent_mode else "soft",
+                 "Docker %s" % ("is installed (%s)" % ", ".join(found) if found else "is absent"), fix)
+
+
+# --------------------------------------------------------------------------
+# Host firewall: firewalld or ufw
+#
+# nodeadm init's cni-validation (aws/eks-hybrid cmd/nodeadm/init/init.go) fails when the firewall nodeadm manages is
+# active and neither Cilium's VXLAN port 8472/udp nor Calico's 4789/udp is open; "--skip cni-validation" turns it off.
+# nodeadm manages ufw on Ubuntu and firewalld elsewhere (internal/system/ports.go); it reloads firewalld before its
+# query (firewall-cmd --reload: only the permanent configuration counts), asks firewalld --query-port, and reads ufw's
+# "PORT/PROTO ALLOW Anywhere" rules of "ufw status" (internal/firewall). init itself opens 10250/tcp, 10256/tcp and
+# 30000-32767/tcp on that firewall (internal/system/ports.go). The other ports are Cilium's (EKS user guide,
+# hybrid-nodes-networking: 4240/tcp health, ICMP echo for health).
+FIREWALL_PORTS = (
+    {"proto": "udp", "port": 8472, "use": "Cilium VXLAN", "nodeadm": "cni-validation"},
+    {"proto": "tcp", "port": 10250, "use": "kubelet", "nodeadm": "opens"},
+    {"proto": "tcp", "port": 10256, "use": "kube-proxy health", "nodeadm": "opens"},
+    {"proto": "tcp", "port": 4240, "use": "Cilium health"},
+    {"proto": "icmp", "port": "echo-request", "use": "Cilium health (ICMP echo)"},
+)
+CALICO_VXLAN_PORT = 4789
+_UFW_RULE_RE = re.compile(r"^(?P<lo>\d+)(:(?P<hi>\d+))?(/(?P<proto>\w+))?\s+(?P<action>ALLOW|DENY|REJECT|LIMIT)(\s+IN)?\s+"
+                          r"(?P<source>.+?)\s*$")
+
+
+def _port_ranges(text):
+    """[(low, high, proto)] of firewalld's "8472/udp 30000-32767/tcp"."""
+    ranges = []
+    for item in (text or "").split():
+        port, _sep, proto = item.partition("/")
+        low, _sep, high = port.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            ranges.append((int(low), int(high or low), proto))
+    return ranges
+
+
+def parse_firewalld_zone(text):
+    """The zone of ``firewall-cmd [--permanent] --list-all`` (the default zone, the one nodeadm queries)."""
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and line.startswith((" ", "\t")):
+            fields[key.strip()] = value.strip()
+    return {"target": fields.get("target", "default"), "ports": _port_ranges(fields.get("ports")),
+            "protocols": (fields.get("protocols") or "").split(), "icmp_blocks": (fields.get("icmp-blocks") or "").split(),
+            "icmp_block_inversion": fields.get("icmp-block-inversion") == "yes"}
+
+
+def parse_ufw_status(text):
+    """``ufw status``: {"active", "rules": [{low, high, proto (None: both), action, anywhere}]}, IPv4 rules only."""
+    rules = []
+    for line in (text or "").splitlines():
+        match = _UFW_RULE_RE.match(line.strip())
+        if not match or "(v6)" in line:
+            continue
+        rules.append({"low": int(match.group("lo")), "high": int(match.group("hi") or match.group("lo")),
+                      "proto": match.group("proto"), "action": match.group("action"),
+                      "anywhere": match.group("source").startswith("Anywhere")})
+    return {"active": "Status: active" in (text or ""), "rules": rules}
+
+
+def parse_ufw_defaults(text):
+    """DEFAULT_INPUT_POLICY of /etc/default/ufw (DROP when unset)."""
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key == "DEFAULT_INPUT_POLICY":
+            return value.strip().strip('"').strip("'").upper()
+    return "DROP"
+
+
+def ufw_echo_request_action(before_rules):
+    """The action of ufw's echo-request rule in /etc/ufw/before.rules (ACCEPT by default), None when unreadable."""
+    if before_rules is None:
+        return None
+    for line in before_rules.splitlines():
+        fields = line.split()
+        if "ufw-before-input" in fields and "echo-request" in fields and "-j" in fields:
+            return fields[fields.index("-j") + 1] if fields.index("-j") + 1 < len(fields) else None
+    return "DROP"
+
+
+def _firewalld_open(zone, proto, port):
+    if zone["target"] == "ACCEPT":
+        return True
+    if proto == "icmp":
+        listed = port in zone["icmp_blocks"]
+        if zone["icmp_block_inversion"]:
+            return listed
+        return not listed and zone["target"] not in ("DROP", "REJECT", "%%REJECT%%")
+    return proto in zone["protocols"] or any(low <= port <= high and proto == p for low, high, p in zone["ports"])
+
+
+def _ufw_open(state, proto, port, strict=False):
+    """Whether ufw lets ``proto/port`` in; ``strict`` is nodeadm's reading (an explicit single-port ALLOW from Anywhere)."""
+    if strict:
+        return any(r["low"] == r["high"] == port and r["proto"] == proto and r["action"] == "ALLOW" and r["anywhere"]
+                   for r in state["rules"])
+    if proto == "icmp":
+        action = ufw_echo_request_action(state.get("before_rules"))
+        return None if action is None else action == "ACCEPT"
+    if state.get("default_input") == "ACCEPT":
+        return True
+    return any(r["low"] <= port <= r["high"] and r["proto"] in (None, proto) and r["action"] in ("ALLOW", "LIMIT")
+               for r in state["rules"])
+
+
+def _firewall_state(fw):
+    if fw["name"] == "firewalld":
+        zone = parse_firewalld_zone(fw.get("permanent"))
+        return {"name": "firewalld", "zone": zone,
+                "runtime": parse_firewalld_zone(fw.get("runtime")) if fw.get("runtime") else zone}
+    return dict(parse_ufw_status(fw.get("status")), name="ufw", default_input=fw.get("default_input", "DROP"),
+                before_rules=fw.get("before_rules"))
+
+
+def _firewall_open(state, proto, port, strict=False):
+    """Whether the firewall lets proto/port in; ``strict``: nodeadm's reading (firewalld: the permanent zone, the
+    same; ufw: an explicit rule)."""
+    if state["name"] == "firewalld":
+        return _firewalld_open(state["zone"], proto, port)
+    return _ufw_open(state, proto, port, strict)
+
+
+def _open_command(name, proto, port, zone=None):
+    if name == "firewalld":
+        if proto == "icmp":
+            verb = "--add-icmp-block" if zone and zone["icmp_block_inversion"] else "--remove-icmp-block"
+            return "firewall-cmd --permanent %s=%s && firewall-cmd --reload" % (verb, port)
+        return "firewall-cmd --permanent --add-port=%s/%s && firewall-cmd --reload" % (port, proto)
+    if proto == "icmp":
+        return "restore '-A ufw-before-input -p icmp --icmp-type echo-request -j ACCEPT' in /etc/ufw/before.rules, then ufw reload"
+    return "ufw allow %s/%s" % (port, proto)
+
+
+def check_firewall(firewalls, os_info, skip_cni_validation=False):
+    """firewalls: [{name: firewalld|ufw, active: True|None, error, permanent, runtime (firewalld: --list-all texts) |
+    status, default_input, before_rules (ufw)}] of the firewalls found installed and not stopped."""
+    checks = []
+    if not any(f.get("active") is not False for f in firewalls):
+        return [check("firewall", True, "hard", "no firewalld or ufw active")]
+    managed = "ufw" if (os_info or {}).get("id") == "ubuntu" else "firewalld"
+    for fw in firewalls:
+        name = fw["name"]
+        if fw.get("active") is None or fw.get("error"):
+            checks.append(check("firewall:%s" % name, False, "soft", "%s state unreadable (%s)" % (name, fw.get("error")),
+                                "Run the preflight as root (become: true) so that it can read %s, or check by hand "
+                                "that 8472/udp, 4240/tcp, 10250/tcp, 10256/tcp and ICMP echo are open." % name))
+            continue
+        if not fw.get("active"):
+            continue
+        state = _firewall_state(fw)
+        zone = state.get("zone")
+        nodeadm_reads = name == managed
+        for want in FIREWALL_PORTS:
+            proto, port = want["proto"], want["port"]
+            label = "%s/%s" % (proto, port)
+            opened = _firewall_open(state, proto, port)
+            command = _open_command(name, proto, port, zone)
+            note = " (open at runtime only: nodeadm init reloads firewalld and loses it)" if (
+                name == "firewalld" and not opened and _firewalld_open(state["runtime"], proto, port)) else ""
+            item_name = "firewall:%s:%s" % (name, label)
+            if opened is None:
+                checks.append(check(item_name, False, "soft", "%s (%s) in %s: unknown (rules unreadable)" % (
+                    label, want["use"], name), "Run the preflight as root, or check that %s is allowed." % label))
+                continue
+            if want.get("nodeadm") == "cni-validation":
+                # nodeadm's own reading: an explicit rule for 8472/udp or 4789/udp.
+                nodeadm_ok = not nodeadm_reads or _firewall_open(state, proto, port, True) or \
+                    _firewall_open(state, proto, CALICO_VXLAN_PORT, True)
+                if opened and nodeadm_ok:
+                    checks.append(check(item_name, True, "hard", "%s (%s) is open in %s" % (label, want["use"], name)))
+                    continue
+                if not opened:
+                    message = "%s (%s) is not open in %s%s" % (label, want["use"], name, note)
+                    if nodeadm_reads and not nodeadm_ok:
+                        message += ("; nodeadm init's cni-validation fails unless %s or udp/%d is open"
+                                    % (label, CALICO_VXLAN_PORT))
+                    elif nodeadm_reads:
+                        message += "; nodeadm accepts udp/%d, but Cilium's VXLAN uses %s" % (CALICO_VXLAN_PORT, label)
+                else:
+                    message = ("%s (%s) is open in %s only by its default policy; nodeadm init's cni-validation reads "
+                               "only an explicit rule and fails" % (label, want["use"], name))
+                checks.append(check(
+                    item_name, False, "soft" if skip_cni_validation else "hard",
+                    message + (" (cni-validation is skipped)" if skip_cni_validation else ""),
+                    "Open it: %s. Or, when the nodes do not use VXLAN, skip nodeadm's check: add cni-validation to "
+                    "nodeadm_skip_phases (nodeadm init --skip cni-validation)." % command))
+                continue
+            if opened:
+                checks.append(check(item_name, True, "hard", "%s (%s) is open in %s" % (label, want["use"], name)))
+            elif want.get("nodeadm") == "opens" and nodeadm_reads:
+                checks.append(check(item_name, True, "hard", "%s (%s) is closed in %s; nodeadm init opens it" % (
+                    label, want["use"], name)))
+            else:
+                checks.append(check(item_name, False, "hard", "%s (%s) is not open in %s%s" % (
+                    label, want["use"], name, note), "Open it: %s." % command))
+    return checks
 
 
 def check_address(addresses, nic, remote_node_cidrs):
@@ -323,12 +552,13 @@ def evaluate(facts, options):
     """Every check of the host. ``facts`` from the module; ``options`` its parameters."""
     host_prep = "hard" if options.get("expect_prepared") else "soft"
     checks = check_os(facts["os"], options.get("credential_provider"), options.get("allow_unsupported_os"))
-    checks.append(check_kernel(facts["kernel"], options.get("cilium_version") or "1.18.3"))
+    checks.append(check_kernel(facts["kernel"], options.get("cilium_version"), facts["os"]))
     checks.append(check_architecture(facts["machine"], options.get("architecture")))
     checks += check_commands(facts.get("commands") or {}, facts.get("required_commands") or BASE_COMMANDS,
                              os_family(facts["os"]), host_prep)
     checks.append(check_root_shell(facts.get("root_shell"), host_prep))
-    checks.append(check_docker(facts.get("docker") or []))
+    checks.append(check_docker(facts.get("docker") or [], options.get("palette_agent_mode")))
+    checks += check_firewall(facts.get("firewalls") or [], facts["os"], options.get("skip_cni_validation"))
     checks += check_address(facts.get("addresses") or [], facts.get("nic"), options.get("remote_node_cidrs"))
     checks += check_ports(facts.get("listeners") or [], options.get("ports") or DEFAULT_PORTS)
     if facts.get("endpoints") is not None:

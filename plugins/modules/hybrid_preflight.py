@@ -19,11 +19,19 @@ description:
   - The OS and version against the EKS Hybrid Nodes support matrix (AL2023, Ubuntu 20.04/22.04/24.04, RHEL 8/9),
     per credential provider (IAM Roles Anywhere is not supported on Ubuntu 20.04 or RHEL 8). An OS outside
     the matrix (the lab runs Debian) fails unless O(allow_unsupported_os) is set, which turns it into a warning.
-  - The kernel version against the Cilium version chosen (Cilium 1.18.3 and later need kernel 5.10).
+  - The kernel version against the Cilium version the cilium role deploys (O(cilium_version)). Cilium 1.18.3 and later
+    need kernel 5.10 (EKS user guide, hybrid-nodes-cni), earlier versions 5.4, or 4.18 on RHEL 8.6 and later (Cilium's
+    system requirements).
   - The architecture against the pool's (O(architecture)).
   - The commands the Palette agent and nodeadm need (bash, jq, zstd, rsync, systemd, iptables, rsyslog; the
     systemd-timesyncd, -resolved, -networkd daemons when their management is enabled), and bash as root's shell.
-  - That Docker is absent.
+  - That Docker is absent. A hard check in Palette agent mode (O(palette_agent_mode)), which requires it, a warning
+    otherwise (EKS does not require it, and nodeadm keeps an installed containerd).
+  - With firewalld or ufw active, that the ports of the hybrid nodes are open in it. 8472/udp (Cilium VXLAN; without
+    it, or 4789/udp, C(nodeadm init)'s cni-validation fails on the firewall nodeadm manages, ufw on Ubuntu and
+    firewalld elsewhere), 4240/tcp and ICMP echo (Cilium health), 10250/tcp and 10256/tcp (opened by C(nodeadm init)
+    on the firewall it manages). Each closed port fails naming the command that opens it; firewalld is read from its
+    permanent configuration, as nodeadm reloads it. Reading ufw needs root.
   - A static IPv4 address on O(nic) inside O(remote_node_cidrs).
   - That the ports of the kubelet, kube-proxy and Cilium are free, naming the process that holds one.
   - Outbound TCP to O(endpoints) through O(proxy) with a short timeout, unless O(skip_network_checks).
@@ -55,9 +63,24 @@ options:
     default: false
   cilium_version:
     description:
-      - The Cilium version that will run on the node; it sets the minimum kernel.
+      - The Cilium version that will run on the node, as the cilium role's chart version (such as V(1.18.3-0)) or
+        plain (V(1.18.3)); it sets the minimum kernel.
+      - C(playbooks/preflight.yml) passes the cilium role's C(cilium_chart_version), so that the preflight and the
+        deployment read one variable (C(hybrid_cilium_version)).
+      - When not given, the kernel is held to the strictest minimum (5.10) as a warning.
     type: str
-    default: 1.18.3
+  palette_agent_mode:
+    description:
+      - The host is to run Palette agent mode, which requires Docker to be absent; then an installed Docker fails
+        the preflight, otherwise it is a warning.
+    type: bool
+    default: false
+  skip_cni_validation:
+    description:
+      - C(nodeadm init) runs with C(--skip cni-validation) (C(cni-validation) in C(nodeadm_skip_phases)), as for nodes
+        that do not use VXLAN; then a closed 8472/udp is a warning instead of a failure.
+    type: bool
+    default: false
   architecture:
     description:
       - The pool's architecture (C(hybrid_architecture)); when unset, any of amd64 and arm64 passes.
@@ -94,6 +117,10 @@ options:
       - The endpoints to reach, as V(host:port). When empty, the documented ones for O(region) and
         O(credential_provider) on port 443 (hybrid-assets, EKS, ECR, SSM or IAM Roles Anywhere) and
         O(palette_endpoint).
+      - The ECR registry of the EKS images and the domains follow the partition and region of O(region), as
+        nodeadm picks them; for example C(877085696533.dkr.ecr.af-south-1.amazonaws.com) in the opt-in region
+        af-south-1, C(013241004608.dkr.ecr.us-gov-west-1.amazonaws.com) in GovCloud (US-West),
+        C(918309763551.dkr.ecr.cn-north-1.amazonaws.com.cn) in Beijing.
     type: list
     elements: str
     default: []
@@ -270,6 +297,35 @@ def docker_traces(module):
     return [t for t in traces if t]
 
 
+def firewalls(module):
+    """firewalld and ufw, when installed and not stopped: what module_utils.preflight.check_firewall reads."""
+    found = []
+    sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+    firewall_cmd = module.get_bin_path("firewall-cmd", opt_dirs=sbin)
+    if firewall_cmd:
+        rc, out, err = module.run_command([firewall_cmd, "--state"])
+        if rc == 0 and "running" in out:
+            state = {"name": "firewalld", "active": True, "error": None}
+            for key, argv in (("permanent", ["--permanent", "--list-all"]), ("runtime", ["--list-all"])):
+                rc, out, err = module.run_command([firewall_cmd] + argv)
+                state[key] = out if rc == 0 else None
+                if rc != 0:
+                    state["error"] = (err or out).strip() or "firewall-cmd %s: exit %d" % (" ".join(argv), rc)
+            found.append(state)
+        elif rc not in (251, 252) and "not running" not in (out + err):  # 252: not running (stopped)
+            found.append({"name": "firewalld", "active": None, "error": (err or out).strip() or "exit %d" % rc})
+    ufw = module.get_bin_path("ufw", opt_dirs=sbin)
+    if ufw:
+        rc, out, err = module.run_command([ufw, "status"])
+        if rc != 0:
+            found.append({"name": "ufw", "active": None, "error": (err or out).strip() or "exit %d" % rc})
+        elif pf.parse_ufw_status(out)["active"]:
+            found.append({"name": "ufw", "active": True, "error": None, "status": out,
+                          "default_input": pf.parse_ufw_defaults(_read("/etc/default/ufw")),
+                          "before_rules": _read("/etc/ufw/before.rules")})
+    return found
+
+
 def addresses(module, nic):
     if not nic:
         return []
@@ -405,7 +461,9 @@ def main():
             remote_node_cidrs=dict(type="list", elements="str", required=True),
             credential_provider=dict(type="str", default="ssm", choices=["ssm", "iam-ra"]),
             allow_unsupported_os=dict(type="bool", default=False),
-            cilium_version=dict(type="str", default="1.18.3"),
+            cilium_version=dict(type="str"),
+            palette_agent_mode=dict(type="bool", default=False),
+            skip_cni_validation=dict(type="bool", default=False),
             architecture=dict(type="str", choices=["amd64", "arm64"]),
             nic=dict(type="str", default="auto"),
             manage_ntp=dict(type="bool", default=False),
@@ -441,8 +499,8 @@ def main():
     problems += ["endpoints: %r is not host:port" % e for e in endpoints if split_endpoint(e) is None]
     if not 0 < params["connect_timeout"] <= 60:
         problems.append("connect_timeout must be between 1 and 60 seconds, not %s" % params["connect_timeout"])
-    if pf.version_tuple(params["cilium_version"]) == ():
-        problems.append("cilium_version %r is not a version such as 1.18.3" % params["cilium_version"])
+    if params["cilium_version"] is not None and pf.version_tuple(params["cilium_version"]) == ():
+        problems.append("cilium_version %r is not a version such as 1.18.3-0" % params["cilium_version"])
     if problems:
         module.fail_json(msg="hybrid_preflight: invalid options: %s" % "; ".join(problems), problems=problems)
 
@@ -458,6 +516,7 @@ def main():
         "commands": dict((name, find_command(module, pf.COMMANDS[name][0])) for name in required),
         "root_shell": root_shell(module),
         "docker": docker_traces(module),
+        "firewalls": firewalls(module),
         "nic": nic,
         "addresses": addresses(module, nic),
         "listeners": listeners(),

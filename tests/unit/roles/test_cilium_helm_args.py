@@ -36,7 +36,7 @@ def test_the_pinned_chart_with_the_hybrid_values():
     assert args == {
         "name": "cilium",
         "chart_ref": "oci://public.ecr.aws/eks/cilium/cilium",
-        "chart_version": "1.17.6-0",
+        "chart_version": "1.18.3-0",
         "release_namespace": "kube-system",
         "release_state": "present",
         "wait": True,

@@ -222,6 +222,52 @@ def test_pool_values(variable, value, code):
     assert item_names(problems[0], "edge01")
 
 
+@pytest.mark.parametrize("labels", [{"node-role.kubernetes.io/worker": ""}, {"app.kubernetes.io/name": "edge"},
+                                    {"k8s.io/x": "y"}])
+def test_labels_the_kubelet_refuses_are_refused(labels):
+    problems = check(hosts=changed_host(hybrid_node_labels=labels))
+    assert [(item["code"], item["variable"], item["host"]) for item in problems] == [
+        ("label-restricted", "hybrid_node_labels", "edge01")]
+    assert "kubectl label" in problems[0]["fix"] and list(labels)[0] in problems[0]["message"]
+
+
+def test_a_label_with_a_bad_key_and_a_bad_value_reports_both():
+    problems = check(hosts=changed_host(hybrid_node_labels={"bad key!": True}))
+    assert [item["code"] for item in problems] == ["label", "label"]
+
+
+def test_labels_the_kubelet_may_set_pass():
+    assert check(hosts=changed_host(hybrid_node_labels={"node.kubernetes.io/pool": "a", "topology.kubernetes.io/zone": "z",
+                                                        "example.com/role": "edge"})) == []
+
+
+def iam_ra_cluster():
+    return changed_cluster(hybrid_credential_provider="iam-ra", hybrid_iam_ra_ca_certificate_path="/pki/ca.pem")
+
+
+def test_every_bad_node_name_is_reported_at_once_set_or_defaulted_with_iam_ra():
+    hosts = {
+        "Edge01": dict(POOL, ansible_host="10.200.1.21"),                                # defaulted, upper case
+        "edge02": dict(POOL, ansible_host="10.200.1.22", hybrid_node_name="n" * 65),     # set, too long
+        "edge03": dict(POOL, ansible_host="10.200.1.23", hybrid_node_name="edge_03"),    # set, underscore
+        "edge04.site.example": dict(POOL, ansible_host="10.200.1.24"),                   # defaulted, fine
+        "Edge05": dict(POOL, ansible_host="10.200.1.25", hybrid_node_name="edge05"),     # set overrides the default
+    }
+    problems = check(cluster=iam_ra_cluster(), hosts=hosts)
+    assert [(item["code"], item["host"]) for item in problems] == [
+        ("invalid", "Edge01"), ("invalid", "edge02"), ("invalid", "edge03")]
+    assert "the inventory name" in problems[0]["message"] and "set hybrid_node_name for Edge01" in problems[0]["fix"]
+    assert "at most 64" in problems[1]["message"]
+
+
+def test_with_ssm_the_inventory_name_is_not_the_node_name():
+    hosts = {"Edge01": dict(POOL, ansible_host="10.200.1.21"),
+             "edge02": dict(POOL, ansible_host="10.200.1.22", hybrid_node_name="Edge_02")}
+    problems = check(hosts=hosts)
+    assert [(item["code"], item["host"]) for item in problems] == [("invalid", "edge02")]
+    assert problems[0]["message"].startswith("edge02: hybrid_node_name='Edge_02' is not a Kubernetes node name")
+
+
 def item_names(item, host):
     return item["message"].startswith(host + ":") and item["fix"]
 

@@ -100,3 +100,44 @@ def test_masked_hides_only_the_code():
     shown = nodeconfig.masked(doc)
     assert shown["spec"]["hybrid"]["ssm"] == {"activationId": ACTIVATION_ID, "activationCode": nodeconfig.MASK}
     assert doc["spec"]["hybrid"]["ssm"]["activationCode"] == CODE
+
+
+@pytest.mark.parametrize("name,ok", [
+    ("edge01", True), ("edge-01.site-a.example", True), ("n" * 63, True), ("n" * 31 + "." + "n" * 32, True),
+    ("10.200.0.11", True), ("n" * 64, False), ("n" * 32 + "." + "n" * 32, False), ("n" * 65, False),
+    ("Edge01", False), ("edge_01", False), ("-edge", False), ("edge.", False),
+    ("a" * 64 + ".b", False), ("", False), (None, False),
+])
+def test_node_name_rule(name, ok):
+    assert (nodeconfig.node_name_problem(name) is None) == ok
+
+
+def test_iam_ra_node_name_must_be_a_lower_case_kubernetes_name():
+    doc = nodeconfig.render("lab", "us-west-2", "iam-ra", iam_roles_anywhere={
+        "nodeName": "Edge01", "trustAnchorArn": "arn:t", "profileArn": "arn:p", "roleArn": "arn:r"})
+    found = nodeconfig.problems(doc)
+    assert fields(found) == ["iam_ra_node_name"]
+    assert "'Edge01'" in found[0]["message"] and "lower-case" in found[0]["message"]
+
+
+@pytest.mark.parametrize("key,kind", [
+    ("node-role.kubernetes.io/worker", "restricted"), ("kubernetes.io/role", "restricted"),
+    ("app.kubernetes.io/name", "restricted"), ("node-restriction.kubernetes.io/pool", "restricted"),
+    ("k8s.io/thing", "restricted"), ("x.k8s.io/thing", "restricted"),
+    ("node.kubernetes.io/pool", None), ("example.node.kubernetes.io/pool", None), ("kubelet.kubernetes.io/a", None),
+    ("topology.kubernetes.io/zone", None), ("kubernetes.io/arch", None), ("beta.kubernetes.io/instance-type", None),
+    ("failure-domain.beta.kubernetes.io/region", None), ("eks.amazonaws.com/compute-type", None),
+    ("pool", None), ("example.com/kubernetes.io", None), ("bad key!", "key"),
+])
+def test_kubelet_label_rule(key, kind):
+    found = nodeconfig.label_problem(key, "v")
+    assert (found[0] if found else None) == kind
+
+
+def test_node_labels_the_kubelet_refuses_are_refused_in_the_nodeconfig():
+    doc = ssm_doc(node_labels={"node-role.kubernetes.io/worker": "", "pool": "a", "node.kubernetes.io/pool": "a"})
+    found = nodeconfig.problems(doc)
+    assert fields(found) == ["node_labels"]
+    assert "node-role.kubernetes.io/worker" in found[0]["message"] and "kubectl label" in found[0]["fix"]
+    assert nodeconfig.parse_node_labels_flag("--node-labels=a=1,b=,c=x=y") == {"a": "1", "b": "", "c": "x=y"}
+    assert fields(nodeconfig.problems(ssm_doc(node_labels={"pool": "bad value!"}))) == ["node_labels"]

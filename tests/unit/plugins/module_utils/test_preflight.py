@@ -99,12 +99,30 @@ def test_rhel_minor_versions_are_supported_with_ssm():
 
 
 @pytest.mark.parametrize("kernel,cilium,ok", [("5.4.0-150-generic", "1.18.3", False), ("5.10.0", "1.18.3", True),
-                                              ("5.4.0-150-generic", "1.17.6", True), ("4.18.0-553.el8", "1.17.6", False)])
+                                              ("5.4.0-150-generic", "1.17.6", True), ("4.18.0-553.el8", "1.17.6", False),
+                                              ("5.4.0-150-generic", "1.18.3-0", False), ("5.10.0", "1.18.3-0", True),
+                                              ("5.4.0-150-generic", "1.17.9-0", True), ("4.19.57", "1.17.9-0", False),
+                                              ("5.4.0-150-generic", "1.18.4-0", False)])
 def test_kernel_against_cilium(kernel, cilium, ok):
     checks, failed, _warnings = run({"kernel": kernel}, cilium_version=cilium)
     assert ("kernel" not in failed) == ok
     if not ok:
         assert "Upgrade the kernel" in next(c for c in checks if c["name"] == "kernel")["fix"]
+
+
+@pytest.mark.parametrize("version_id,cilium,ok", [("8.6", "1.17.9-0", True), ("8.10", "1.17.9-0", True),
+                                                  ("8.4", "1.17.9-0", False), ("8.10", "1.18.3-0", False)])
+def test_rhel_8_kernel_counts_as_5_4_before_cilium_1_18_3(version_id, cilium, ok):
+    rhel = pf.parse_os_release('ID="rhel"\nVERSION_ID="%s"\n' % version_id)
+    _checks, failed, _warnings = run({"os": rhel, "kernel": "4.18.0-553.el8_10.x86_64"}, cilium_version=cilium)
+    assert ("kernel" not in failed) == ok
+
+
+def test_kernel_without_a_cilium_version_is_held_to_the_strictest_minimum_as_a_warning():
+    checks, failed, warnings = run({"kernel": "5.4.0-150-generic"}, cilium_version=None)
+    assert "kernel" not in failed and "kernel" in warnings
+    assert "5.10" in next(c for c in checks if c["name"] == "kernel")["message"]
+    assert run({"kernel": "6.1.0"}, cilium_version=None)[2] == []
 
 
 def test_architecture_against_pool():
@@ -132,11 +150,20 @@ def test_managed_daemons_are_required_only_when_managed():
     assert pf.required_commands(True, True, True)[-3:] == ["systemd-timesyncd", "systemd-resolved", "systemd-networkd"]
 
 
-def test_docker_fails():
-    checks, failed, _warnings = run({"docker": ["/usr/local/bin/docker"]})
+def test_docker_fails_only_in_palette_agent_mode():
+    checks, failed, _warnings = run({"docker": ["/usr/local/bin/docker"]}, palette_agent_mode=True)
     assert failed == ["docker_absent"]
     item = next(c for c in checks if c["name"] == "docker_absent")
     assert "/usr/local/bin/docker" in item["message"] and "Remove Docker" in item["fix"]
+    assert "Palette agent mode" in item["fix"]
+
+
+def test_docker_is_a_warning_outside_palette_agent_mode():
+    checks, failed, warnings = run({"docker": ["/usr/bin/dockerd"]})
+    assert failed == [] and warnings == ["docker_absent"]
+    item = next(c for c in checks if c["name"] == "docker_absent")
+    assert item["severity"] == "soft" and "do not require" in item["fix"]
+    assert run({"docker": []}, palette_agent_mode=True)[1] == []
 
 
 def test_address_outside_node_cidrs_fails_naming_both():
@@ -184,7 +211,7 @@ def test_small_disk_and_memory_only_warn():
 def test_every_problem_at_once():
     changes = {"docker": ["/usr/bin/docker"], "listeners": [{"proto": "tcp", "port": 10250, "pid": 1, "name": "x"}],
                "os": pf.parse_os_release(DEBIAN_12)}
-    _checks, failed, _warnings = run(changes, remote_node_cidrs=["10.9.0.0/16"])
+    _checks, failed, _warnings = run(changes, remote_node_cidrs=["10.9.0.0/16"], palette_agent_mode=True)
     assert failed == ["os", "docker_absent", "node_network", "port:tcp/10250"]
     message = pf.failure_message([c for c in _checks if c["name"] in failed])
     assert message.startswith("4 preflight check(s) failed: os: ")
@@ -198,3 +225,163 @@ def test_default_endpoints_follow_provider_and_region():
     iam = pf.default_endpoints("eu-west-1", "iam-ra")
     assert "rolesanywhere.eu-west-1.amazonaws.com:443" in iam and not [e for e in iam if e.startswith("ssm.")]
     assert "hybrid-assets.eks.amazonaws.com:443" in iam
+
+
+# --------------------------------------------------------------------------
+# Host firewall (nodeadm init's cni-validation and the ports of the hybrid nodes)
+
+FIREWALLD_ALL_OPEN = "\n".join([
+    "public (active)",
+    "  target: default",
+    "  icmp-block-inversion: no",
+    "  interfaces: eth0",
+    "  sources: ",
+    "  services: ssh",
+    "  ports: 8472/udp 4240/tcp 10250/tcp 10256/tcp",
+    "  protocols: ",
+    "  icmp-blocks: ",
+    "  rich rules: ",
+    ""])
+FIREWALLD_SSH_ONLY = FIREWALLD_ALL_OPEN.replace("ports: 8472/udp 4240/tcp 10250/tcp 10256/tcp", "ports: ")
+UFW_STATUS = """Status: active
+
+To                         Action      From
+--                         ------      ----
+22/tcp                     ALLOW       Anywhere
+%s
+22/tcp (v6)                ALLOW       Anywhere (v6)
+"""
+UFW_BEFORE_RULES = "# ok icmp codes for INPUT\n-A ufw-before-input -p icmp --icmp-type echo-request -j ACCEPT\n"
+RHEL_9 = pf.parse_os_release('ID="rhel"\nVERSION_ID="9.4"\n')
+
+
+def firewalld(permanent, runtime=None):
+    return {"name": "firewalld", "active": True, "error": None, "permanent": permanent, "runtime": runtime or permanent}
+
+
+def ufw(rules="", default_input="DROP", before_rules=UFW_BEFORE_RULES):
+    return {"name": "ufw", "active": True, "error": None, "status": UFW_STATUS % rules, "default_input": default_input,
+            "before_rules": before_rules}
+
+
+def firewall_run(firewalls, os_info=None, **options):
+    checks, failed, warnings = run({"firewalls": firewalls, "os": os_info or RHEL_9}, **options)
+    return dict((c["name"], c) for c in checks if c["name"].startswith("firewall")), failed, warnings
+
+
+def test_parsers_of_the_firewalls():
+    zone = pf.parse_firewalld_zone(FIREWALLD_ALL_OPEN.replace("10256/tcp", "30000-32767/tcp"))
+    assert zone["ports"] == [(8472, 8472, "udp"), (4240, 4240, "tcp"), (10250, 10250, "tcp"), (30000, 32767, "tcp")]
+    assert zone["target"] == "default" and zone["icmp_block_inversion"] is False and zone["icmp_blocks"] == []
+    state = pf.parse_ufw_status(UFW_STATUS % "8472/udp                   ALLOW       Anywhere\n4240 LIMIT 10.0.0.0/8")
+    assert state["active"] is True
+    assert state["rules"] == [
+        {"low": 22, "high": 22, "proto": "tcp", "action": "ALLOW", "anywhere": True},
+        {"low": 8472, "high": 8472, "proto": "udp", "action": "ALLOW", "anywhere": True},
+        {"low": 4240, "high": 4240, "proto": None, "action": "LIMIT", "anywhere": False}]
+    assert pf.parse_ufw_status("Status: inactive\n")["active"] is False
+    assert pf.parse_ufw_defaults('IPV6=yes\nDEFAULT_INPUT_POLICY="ACCEPT"\n') == "ACCEPT"
+    assert pf.parse_ufw_defaults("") == "DROP"
+    assert pf.ufw_echo_request_action(UFW_BEFORE_RULES) == "ACCEPT"
+    assert pf.ufw_echo_request_action(UFW_BEFORE_RULES.replace("ACCEPT", "DROP")) == "DROP"
+    assert pf.ufw_echo_request_action(None) is None
+
+
+def test_no_active_firewall_passes():
+    found, failed, warnings = firewall_run([])
+    assert list(found) == ["firewall"] and found["firewall"]["ok"] and failed == [] and warnings == []
+
+
+def test_firewalld_with_every_port_open_passes():
+    found, failed, warnings = firewall_run([firewalld(FIREWALLD_ALL_OPEN)])
+    assert failed == [] and warnings == []
+    assert sorted(found) == ["firewall:firewalld:icmp/echo-request", "firewall:firewalld:tcp/10250",
+                             "firewall:firewalld:tcp/10256", "firewall:firewalld:tcp/4240", "firewall:firewalld:udp/8472"]
+
+
+def test_firewalld_closed_ports_fail_at_once_naming_port_and_fix():
+    found, failed, _warnings = firewall_run([firewalld(FIREWALLD_SSH_ONLY)])
+    # nodeadm init opens 10250/tcp and 10256/tcp on the firewall it manages (firewalld on RHEL): not failures.
+    assert failed == ["firewall:firewalld:udp/8472", "firewall:firewalld:tcp/4240"]
+    vxlan = found["firewall:firewalld:udp/8472"]
+    assert "cni-validation fails unless udp/8472 or udp/4789 is open" in vxlan["message"]
+    assert "firewall-cmd --permanent --add-port=8472/udp && firewall-cmd --reload" in vxlan["fix"]
+    assert "cni-validation to nodeadm_skip_phases" in vxlan["fix"]
+    assert "nodeadm init opens it" in found["firewall:firewalld:tcp/10250"]["message"]
+    assert "--add-port=4240/tcp" in found["firewall:firewalld:tcp/4240"]["fix"]
+
+
+def test_firewalld_runtime_only_port_fails_as_nodeadm_reloads():
+    found, failed, _warnings = firewall_run([firewalld(FIREWALLD_SSH_ONLY, runtime=FIREWALLD_ALL_OPEN)])
+    assert failed == ["firewall:firewalld:udp/8472", "firewall:firewalld:tcp/4240"]
+    assert "open at runtime only" in found["firewall:firewalld:udp/8472"]["message"]
+    assert "open at runtime only" in found["firewall:firewalld:tcp/4240"]["message"]
+
+
+def test_calico_port_satisfies_nodeadm_but_not_cilium():
+    permanent = FIREWALLD_ALL_OPEN.replace("8472/udp", "4789/udp")
+    found, failed, _warnings = firewall_run([firewalld(permanent)])
+    assert failed == ["firewall:firewalld:udp/8472"]
+    assert "nodeadm accepts udp/4789, but Cilium's VXLAN uses udp/8472" in found["firewall:firewalld:udp/8472"]["message"]
+
+
+def test_skipped_cni_validation_turns_vxlan_into_a_warning():
+    _found, failed, warnings = firewall_run([firewalld(FIREWALLD_SSH_ONLY)], skip_cni_validation=True)
+    assert failed == ["firewall:firewalld:tcp/4240"] and warnings == ["firewall:firewalld:udp/8472"]
+
+
+@pytest.mark.parametrize("zone_changes,ok", [
+    ({"icmp-blocks: ": "icmp-blocks: echo-request"}, False),
+    ({"target: default": "target: DROP"}, False),
+    ({"icmp-block-inversion: no": "icmp-block-inversion: yes", "icmp-blocks: ": "icmp-blocks: echo-request"}, True),
+    ({"target: default": "target: ACCEPT", "ports: 8472/udp 4240/tcp 10250/tcp 10256/tcp": "ports: "}, True),
+])
+def test_firewalld_icmp_echo(zone_changes, ok):
+    text = FIREWALLD_ALL_OPEN
+    for old, new in zone_changes.items():
+        text = text.replace(old, new)
+    _found, failed, _warnings = firewall_run([firewalld(text)])
+    assert ("firewall:firewalld:icmp/echo-request" not in failed) == ok
+
+
+def test_ufw_on_ubuntu_reads_rules_as_nodeadm_does():
+    rules = "8472/udp                   ALLOW       Anywhere\n4240/tcp ALLOW Anywhere"
+    found, failed, _warnings = firewall_run([ufw(rules)], os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == []
+    assert "nodeadm init opens it" in found["firewall:ufw:tcp/10256"]["message"]
+    found, failed, _warnings = firewall_run([ufw("")], os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == ["firewall:ufw:udp/8472", "firewall:ufw:tcp/4240"]
+    assert "ufw allow 8472/udp" in found["firewall:ufw:udp/8472"]["fix"]
+
+
+def test_ufw_default_allow_still_fails_nodeadms_explicit_rule_check():
+    found, failed, _warnings = firewall_run([ufw("", default_input="ACCEPT")], os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == ["firewall:ufw:udp/8472"]
+    assert "only by its default policy" in found["firewall:ufw:udp/8472"]["message"]
+    # A port rule without a protocol opens both for Cilium, but nodeadm's check wants 8472/udp written out.
+    _found, failed, _warnings = firewall_run([ufw("8472 ALLOW Anywhere\n4240 ALLOW Anywhere")],
+                                             os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == ["firewall:ufw:udp/8472"]
+
+
+def test_a_firewall_nodeadm_does_not_manage_gets_no_help_from_nodeadm():
+    # ufw on RHEL: nodeadm reads and opens firewalld only, so 10250/tcp stays closed and nodeadm's check passes.
+    found, failed, _warnings = firewall_run([ufw("8472/udp ALLOW Anywhere\n4240/tcp ALLOW Anywhere")])
+    assert failed == ["firewall:ufw:tcp/10250", "firewall:ufw:tcp/10256"]
+    assert "ufw allow 10250/tcp" in found["firewall:ufw:tcp/10250"]["fix"]
+
+
+def test_ufw_icmp_echo_and_unreadable_rules():
+    _found, failed, _warnings = firewall_run([ufw("8472/udp ALLOW Anywhere\n4240/tcp ALLOW Anywhere",
+                                                  before_rules=UFW_BEFORE_RULES.replace("ACCEPT", "DROP"))],
+                                             os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == ["firewall:ufw:icmp/echo-request"]
+    _found, failed, warnings = firewall_run([ufw("8472/udp ALLOW Anywhere\n4240/tcp ALLOW Anywhere", before_rules=None)],
+                                            os_info=pf.parse_os_release(UBUNTU_2204))
+    assert failed == [] and warnings == ["firewall:ufw:icmp/echo-request"]
+
+
+def test_unreadable_firewall_is_a_warning_naming_root():
+    found, failed, warnings = firewall_run([{"name": "ufw", "active": None, "error": "ERROR: You need to be root"}])
+    assert failed == [] and warnings == ["firewall:ufw"]
+    assert "become" in found["firewall:ufw"]["fix"]

@@ -68,3 +68,29 @@ def test_invalid_options_are_all_reported(capsys):
     result = run(capsys, ports=["sctp/1", "tcp/99999"], endpoints=["nohost"], connect_timeout=0)
     assert result["failed"] is True
     assert len(result["problems"]) == 4
+
+
+def fake_command(directory, name, script):
+    path = directory / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+
+
+def test_an_active_ufw_is_read_once_and_its_closed_ports_fail(capsys, tmp_path, monkeypatch):
+    fake_command(tmp_path, "ufw", 'echo "Status: active"\necho\necho "22/tcp   ALLOW   Anywhere"\n')
+    fake_command(tmp_path, "firewall-cmd", 'echo "not running"\nexit 252\n')  # installed, stopped: not a firewall
+    monkeypatch.setenv("PATH", "%s:%s" % (tmp_path, os.environ["PATH"]))
+    result = run(capsys, nic="lo", ports=[], fail_on_error=False, cilium_version="1.18.3-0")
+    names = dict((c["name"], c) for c in result["report"]["checks"])
+    assert "firewall:ufw:udp/8472" in result["report"]["failed"]
+    assert "ufw allow 8472/udp" in names["firewall:ufw:udp/8472"]["fix"]
+    assert not [name for name in names if name.startswith("firewall:firewalld")]
+
+
+def test_no_firewall_and_the_new_options(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = run(capsys, nic="lo", ports=[], fail_on_error=False, palette_agent_mode=True, skip_cni_validation=True)
+    names = dict((c["name"], c) for c in result["report"]["checks"])
+    assert names["firewall"]["ok"] is True
+    assert names["docker_absent"]["severity"] == "hard"
+    assert names["kernel"]["severity"] == "soft"  # no cilium_version: the strictest minimum, as a warning
