@@ -253,4 +253,3 @@ def test_the_stand_in_parses_arguments_as_nodeadm_does(lab, host):
         if expected == 1:  # the same error, in nodeadm's words
             assert _fatal(real.stderr) and _fatal(standin.stderr), (argv, real.stderr, standin.stderr)
             assert _fatal(real.stderr).split(".")[0] in _fatal(standin.stderr), (argv, real.stderr, standin.stderr)
-
