@@ -48,6 +48,32 @@ KUBERNETES_VERSION_RE = re.compile(r"^1\.\d{2}(\.\d{1,3})?$")
 DURATION_RE = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 
 
+# containerd's source per OS (/etc/os-release ID): nodeadm refuses distro on RHEL and docker on Amazon Linux 2023
+# (aws/eks-hybrid internal/containerd/install.go), and installs distro's otherwise by default.
+CONTAINERD_SOURCE_BY_OS = {"rhel": "docker", "amzn": "distro"}
+CONTAINERD_SOURCE_REFUSED = {"rhel": "distro", "amzn": "docker"}
+
+
+def containerd_source_for(os_id, wanted=None):
+    """(source, problem): the containerd source to install on an OS with this os-release ID (wanted, else the OS's
+    default), and why nodeadm would refuse it (None when it would not)."""
+    os_id = (os_id or "").strip().strip('"').lower()
+    source = wanted or CONTAINERD_SOURCE_BY_OS.get(os_id, "distro")
+    if CONTAINERD_SOURCE_REFUSED.get(os_id) == source:
+        other = CONTAINERD_SOURCE_BY_OS[os_id]
+        return source, ("nodeadm refuses containerd source %s on %s (internal/containerd/install.go); set "
+                        "containerd_source (hybrid_containerd_source) to %s or none" % (source, os_id, other))
+    return source, None
+
+
+def os_release_id(text):
+    """The ID of an /etc/os-release text (empty when absent)."""
+    for line in (text or "").splitlines():
+        if line.startswith("ID="):
+            return line[3:].strip().strip('"').lower()
+    return ""
+
+
 # A NodeConfig's activation code, in YAML (quoted or not) or JSON: nodeadm can print it back (its config in a log line,
 # `nodeadm debug`), so the module masks it before running anything.
 _ACTIVATION_CODE_RE = re.compile(r"""["']?activationCode["']?\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s,}#"'][^\n,}#]*))""")

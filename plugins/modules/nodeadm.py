@@ -45,7 +45,11 @@ options:
     type: str
     choices: [ssm, iam-ra]
   containerd_source:
-    description: Where nodeadm gets containerd from (nodeadm's default when unset).
+    description:
+      - Where nodeadm gets containerd from. Unset picks it by OS as nodeadm accepts it. That is V(docker) on RHEL,
+        where nodeadm refuses V(distro), and V(distro) elsewhere, Amazon Linux 2023 included, where nodeadm refuses
+        V(docker).
+      - A source nodeadm would refuse on the host's OS is refused before anything runs.
     type: str
     choices: [none, distro, docker]
   region:
@@ -200,13 +204,17 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm_plan
 from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
     INIT_PHASES,
+    UPGRADE_PHASES,
     NodeadmArgumentError,
     NodeadmRunner,
     build_argv,
     config_secrets,
+    containerd_source_for,
+    os_release_id,
 )
 
 TRACKER = "/opt/nodeadm/tracker"
+OS_RELEASE = "/etc/os-release"
 KUBELET = "/usr/bin/kubelet"
 KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
 MAX_RETRIES = 5
@@ -284,9 +292,10 @@ def check_inputs(params):
         problems.append("retries=%d must be between 0 and %d" % (params["retries"], MAX_RETRIES))
     if params["retry_delay"] < 0:
         problems.append("retry_delay must not be negative")
-    unknown = [phase for phase in params["skip"] if phase not in INIT_PHASES]
+    known = UPGRADE_PHASES if params["state"] == "upgraded" else INIT_PHASES
+    unknown = [phase for phase in params["skip"] if phase not in known]
     if unknown:
-        problems.append("skip has unknown phases %s; known: %s" % (", ".join(unknown), ", ".join(INIT_PHASES)))
+        problems.append("skip has unknown phases %s; known: %s" % (", ".join(unknown), ", ".join(known)))
     if params["state"] != "absent":
         probe = {"kubernetes_version": params["kubernetes_version"] or "", "credential_provider": params["credential_provider"],
                  "containerd_source": params["containerd_source"], "region": params["region"], "timeout": params["timeout"],
@@ -337,6 +346,12 @@ def main():
     params = module.params
     mask_config_secrets(module, params["config_path"])
     problems = check_inputs(params)
+    if params["state"] != "absent":
+        source, problem = containerd_source_for(read_os_id(), params["containerd_source"])
+        if problem:
+            problems.append(problem)
+        elif params["containerd_source"] is None and source != "distro":  # nodeadm's own default is distro
+            params["containerd_source"] = source
     if problems:
         module.fail_json(msg="nodeadm: invalid options: " + "; ".join(problems), problems=problems)
 
@@ -400,6 +415,14 @@ def main():
     if module._diff:
         result["diff"] = {"before": before, "after": summary(facts)}
     module.exit_json(**result)
+
+
+def read_os_id():
+    try:
+        with open(OS_RELEASE) as handle:
+            return os_release_id(handle.read())
+    except (IOError, OSError):
+        return ""
 
 
 def mask_config_secrets(module, config_path):

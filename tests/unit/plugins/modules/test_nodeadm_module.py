@@ -276,3 +276,42 @@ def test_config_secrets_reads_yaml_and_json(text):
 
     assert config_secrets(text) == {"Abc def-0123456789xyz"}
     assert config_secrets("spec: {hybrid: {iamRolesAnywhere: {nodeName: n}}}") == set()
+
+
+@pytest.mark.parametrize("os_id, wanted, argv_source", [
+    ("rhel", None, "docker"),      # nodeadm refuses distro on RHEL: the module picks docker
+    ("amzn", None, None),          # nodeadm's default (distro) is right on AL2023
+    ("ubuntu", None, None),
+    ("rhel", "none", "none"),
+])
+def test_containerd_source_by_os(capsys, host, tmp_path, monkeypatch, os_id, wanted, argv_source):
+    release = tmp_path / "os-release"
+    release.write_text('NAME="x"\nID=%s\n' % os_id)
+    monkeypatch.setattr(module_under_test, "OS_RELEASE", str(release))
+    options = {"containerd_source": wanted} if wanted else {}
+    result = run(capsys, host, **options)
+    assert result["changed"] is True, result
+    install = [call for call in host.nodeadm_calls() if call[0] == "install"][0]
+    got = install[install.index("--containerd-source") + 1] if "--containerd-source" in install else None
+    assert got == argv_source, install
+
+
+@pytest.mark.parametrize("os_id, wanted", [("rhel", "distro"), ("amzn", "docker")])
+def test_a_containerd_source_nodeadm_refuses_is_refused_before_anything_runs(capsys, host, tmp_path, monkeypatch,
+                                                                             os_id, wanted):
+    release = tmp_path / "os-release"
+    release.write_text("ID=%s\n" % os_id)
+    monkeypatch.setattr(module_under_test, "OS_RELEASE", str(release))
+    result = run(capsys, host, containerd_source=wanted)
+    assert result["failed"] is True and "nodeadm refuses containerd source %s on %s" % (wanted, os_id) in result["msg"]
+    assert mutating(host) == []
+
+
+def test_upgrade_only_phases_are_taken_for_upgrade_only(capsys, host):
+    host.install_state(initialized=True)
+    result = run(capsys, host, state="upgraded", kubernetes_version="1.32", skip=["init-validation", "pod-validation"])
+    assert result["changed"] is True, result
+    upgrade = [call for call in host.nodeadm_calls() if call[0] == "upgrade"][0]
+    assert upgrade[upgrade.index("--skip") + 1] == "init-validation,pod-validation"
+    refused = run(capsys, host, skip=["init-validation"])
+    assert refused["failed"] is True and "unknown phases init-validation" in refused["msg"]
