@@ -204,6 +204,10 @@ def agent_nodes(api_client) -> dict:
     selected = {}
     for node in nodes.items:
         raw = api_client.sanitize_for_serialization(node)
+        # An agent pod runs only where a kubelet runs: a Node whose kubelet stopped (Ready Unknown) gets none.
+        conditions = (raw.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "Unknown" for c in conditions):
+            continue
         if daemonset_selects(pod_spec, raw["metadata"].get("labels"), (raw.get("spec") or {}).get("taints")):
             selected[node.metadata.name] = _internal_ip(node)
     return selected

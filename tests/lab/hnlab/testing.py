@@ -37,6 +37,29 @@ def play(inventory, playbook, *extra: str, timeout: int = 900) -> tuple[int, str
 CNI_CLEANUP = "rm -f /etc/cni/net.d/05-cilium.conflist; rmdir /etc/cni/net.d /etc/cni 2>/dev/null"
 
 
+def cilium_agent_daemonset(cfg, present: bool) -> None:
+    """Create (or delete) Cilium's agent DaemonSet of the lab's manifest, whose hybrid affinity makes the lab's Cilium
+    stand-in write the CNI configuration onto the selected nodes' hosts (and so their Nodes Ready). Deleting it first
+    keeps the stand-in from writing the configuration again while a test cleans the hosts up."""
+    from kubernetes import client as kube
+    from kubernetes.client.rest import ApiException
+
+    from . import cilium_manifest, k8s
+
+    (agent,) = [doc for doc in cilium_manifest.build([cfg.pod_cidr], cfg.pod_mask_size) if doc["kind"] == "DaemonSet"]
+    namespace, name = agent["metadata"]["namespace"], agent["metadata"]["name"]
+    with k8s.api_client(cfg) as api:
+        apps = kube.AppsV1Api(api)
+        try:
+            if present:
+                apps.create_namespaced_daemon_set(namespace, agent)
+            else:
+                apps.delete_namespaced_daemon_set(name, namespace)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
+
 def ready(node) -> bool:
     """A Node (kubernetes client object) whose Ready condition is True."""
     return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))

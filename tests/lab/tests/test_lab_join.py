@@ -27,7 +27,7 @@ import uuid
 
 import pytest
 
-from hnlab import cilium_manifest, cilium_operator, edge, k8s, netns, testing
+from hnlab import cilium_operator, edge, k8s, netns, testing
 from hnlab.aws.clients import client
 
 pytestmark = [
@@ -160,21 +160,20 @@ def cni_makes_the_node_ready(lab, edge_host, node_name):
     configuration onto the host, and the kubelet turns the Node Ready."""
     from kubernetes import client as kube
 
-    (agent,) = [doc for doc in cilium_manifest.build([lab.pod_cidr], lab.pod_mask_size) if doc["kind"] == "DaemonSet"]
-    with k8s.api_client(lab) as api:
-        apps, core = kube.AppsV1Api(api), kube.CoreV1Api(api)
-        apps.create_namespaced_daemon_set(agent["metadata"]["namespace"], agent)
-        try:
+    testing.cilium_agent_daemonset(lab, present=True)
+    try:
+        with k8s.api_client(lab) as api:
+            core = kube.CoreV1Api(api)
+
             def ready():
-                conditions = core.read_node(node_name).status.conditions or []
-                return any(c.type == "Ready" and c.status == "True" for c in conditions)
+                return testing.ready(core.read_node(node_name))
 
             _wait(f"Node {node_name} Ready once Cilium's DaemonSet selects it", ready, timeout=60)
-            conf = _ok(_ssh(lab, edge_host, f"cat {cilium_operator.CNI_CONF}")).stdout
-            assert json.loads(conf)["plugins"][0]["type"] == "cilium-cni"
-        finally:
-            apps.delete_namespaced_daemon_set(agent["metadata"]["name"], agent["metadata"]["namespace"])
-            _ssh(lab, edge_host, testing.CNI_CLEANUP)
+        conf = _ok(_ssh(lab, edge_host, f"cat {cilium_operator.CNI_CONF}")).stdout
+        assert json.loads(conf)["plugins"][0]["type"] == "cilium-cni"
+    finally:
+        testing.cilium_agent_daemonset(lab, present=False)
+        _ssh(lab, edge_host, testing.CNI_CLEANUP)
 
 
 def pod_network_path(lab, edge_host, node_name):

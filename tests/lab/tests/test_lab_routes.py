@@ -132,6 +132,8 @@ def _gateway_pod_routes(cfg, gateway):
 def _cleanup(cfg, site):
     hosts, gateway, role_name = site["hosts"], site["gateway"], site["role"]
     vpc_route = f"{cfg.vpc_cidr} via {cfg.vpn_gateway_edge_ip}"
+    # The agent DaemonSet first: while it selects a Node, the lab's Cilium stand-in writes its CNI configuration again.
+    testing.cilium_agent_daemonset(cfg, present=False)
     for host in hosts:
         _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
                         f"rm -f {NODEADM} {EDGE_DROP_IN}; rm -rf /etc/nodeadm /var/lib/amazon/ssm; "

@@ -68,7 +68,7 @@ def host(lab):
     try:
         yield spec
     finally:
-        ssh(lab, spec, f"rm -rf {REAL} {STANDIN} {WORK} /etc/iam/pki-contract")
+        ssh(lab, spec, f"rm -rf {REAL} {STANDIN} {WORK} /etc/iam/pki-contract; rmdir /etc/iam 2>/dev/null; true")
 
 
 def test_the_collection_fetches_and_verifies_the_real_nodeadm(lab, host):

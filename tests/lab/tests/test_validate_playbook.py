@@ -75,11 +75,25 @@ def _node_names_by_ip(cfg, ips):
         return found
 
 
+def _node_by_name(cfg, name):
+    from kubernetes.client.rest import ApiException
+
+    kube, api_client = _kube(cfg)
+    with api_client as api:
+        try:
+            return kube.CoreV1Api(api).read_node(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
 def _cleanup(cfg, hosts, gateway, role_name, pod_routes, crd_was_there):
     from kubernetes.client.rest import ApiException
 
     for cidr in pod_routes:
         _ssh(cfg, gateway, f"ip route del {cidr} 2>/dev/null; true")
+    testing.cilium_agent_daemonset(cfg, present=False)
     route = f"{cfg.vpc_cidr} via {cfg.vpn_gateway_edge_ip}"
     for host in hosts:
         _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
@@ -171,6 +185,11 @@ def site(lab, tmp_path_factory):
                 return all(cidrs.get(name) for name in names.values()) and cidrs
 
             cidrs = _wait("a CiliumNode with a pod CIDR for every node", allocated)
+        # Cilium's agent DaemonSet: the lab's Cilium stand-in writes the CNI configuration on each host, and the Nodes,
+        # NotReady until then, turn Ready.
+        testing.cilium_agent_daemonset(lab, present=True)
+        _wait("every Node Ready once Cilium's DaemonSet selects it",
+              lambda: all(n and testing.ready(n) for n in (_node_by_name(lab, name) for name in names.values())))
         # What routes.yml installs on the Linux VPN gateways (role vpn_gateway_routes): each pod CIDR via its node.
         for host in hosts:
             cidr = cidrs[names[host["ip"]]][0]

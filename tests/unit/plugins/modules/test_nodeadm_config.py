@@ -97,7 +97,7 @@ def test_the_file_is_never_readable_by_others_while_it_is_replaced(capsys, base,
     run(capsys, **dict(base, node_labels={"pool": "c"}))
     assert seen == [("nodeConfig.yaml", 0o600)]
     assert stat.S_IMODE(os.stat(base["path"]).st_mode) == 0o600
-    assert [name for name in os.listdir(os.path.dirname(base["path"]))] == ["nodeConfig.yaml"]
+    assert os.listdir(os.path.dirname(base["path"])) == ["nodeConfig.yaml"]
 
 
 def test_registered_host_keeps_its_activation(capsys, base):
