@@ -205,6 +205,9 @@ def site(lab, tmp_path_factory):
 def _report(site):
     data = json.loads((site["reports"] / "validate.json").read_text())
     markdown = (site["reports"] / "validate.md").read_text()
+    # The reports name the site's hosts, nodes and addresses: not for every local user.
+    modes = {path.name: path.stat().st_mode & 0o777 for path in site["reports"].iterdir()}
+    assert modes == {"validate.json": 0o640, "validate.md": 0o640}, modes
     return data, markdown
 
 

@@ -236,3 +236,15 @@ def test_collections_requirements_carry_the_galaxy_dependencies():
     with open(os.path.join(ROOT, "collections", "requirements.yml")) as handle:
         collections = yaml.safe_load(handle)["collections"]
     assert {entry["name"]: entry["version"] for entry in collections} == dependencies
+
+
+# Inputs that decide what runs as root on the hosts: never a launch-time answer.
+ROOT_CODE_INPUTS = re.compile(r"(url|command|installer|base_url|probe)", re.I)
+
+
+def test_no_extra_variables_at_launch_and_no_url_or_command_in_a_survey():
+    workflow = [args for module, args in rendered_tasks(CONFIGURE) if module == "awx.awx.workflow_job_template"]
+    for name, template in list(job_templates().items()) + [(wf["name"], wf) for wf in workflow]:
+        assert template["ask_variables_on_launch"] is False, name
+    for template, question in all_questions():
+        assert not ROOT_CODE_INPUTS.search(question["variable"]), (template, question["variable"])
