@@ -154,6 +154,14 @@ def check_cluster(cluster):
             "invalid", "hybrid_nodeadm_version=%r is not a nodeadm release vX.Y.Z." % (nodeadm,),
             "Pin a release, such as v1.0.20 (latest is not reproducible across runs).", variable="hybrid_nodeadm_version"))
 
+    base_url = cluster.get("hybrid_nodeadm_base_url")
+    if isinstance(base_url, str) and base_url and not base_url.startswith("https://") \
+            and cluster.get("hybrid_nodeadm_allow_insecure_url") is not True:
+        problems.append(problem(
+            "insecure", "hybrid_nodeadm_base_url=%r is not https; nodeadm runs as root on every host." % (base_url,),
+            "Use an https mirror, or set hybrid_nodeadm_allow_insecure_url: true for a mirror on a network you trust.",
+            variable="hybrid_nodeadm_base_url"))
+
     for variable, required in (("hybrid_vpc_cidrs", True), ("hybrid_remote_node_cidrs", True),
                                ("hybrid_remote_pod_cidrs", False), ("hybrid_route_table_ids", False)):
         value = cluster.get(variable, _MISSING)

@@ -81,6 +81,8 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
         "hybrid_vpn_connection_id": _seed_value(seed, "vpn_connection_id", "hybrid_vpn_connection_id", default=""),
         "hybrid_nodeadm_version": cfg.nodeadm_versions[0],
         "hybrid_nodeadm_base_url": cfg.mirror_base_url,
+        # The lab's mirror serves plain http on a network only the lab reaches.
+        "hybrid_nodeadm_allow_insecure_url": True,
         "hybrid_aws_endpoint_url": cfg.moto_endpoint,
         "hybrid_kubeconfig": str(cfg.kubeconfig),
         "hybrid_pod_cidr_mask_size": cfg.pod_mask_size,

@@ -103,6 +103,7 @@ def test_required_cluster_variables(variable):
     ("hybrid_remote_node_cidrs", [], "missing"),
     ("hybrid_service_cidr", ["172.20.0.0/16"], "type"),
     ("hybrid_credential_provider", "iam", "invalid"),
+    ("hybrid_nodeadm_base_url", "http://mirror.internal:8080", "insecure"),
 ])
 def test_cluster_values(variable, value, code):
     problems = check(changed_cluster(**{variable: value}))
@@ -349,3 +350,11 @@ def test_one_gateway_target_for_the_route_tables():
 def test_validation_needs_what_the_edge_hosts_must_reach(value, code):
     problems = check(changed_cluster(hybrid_validate_vpc_targets=value))
     assert [(item["code"], item["variable"]) for item in problems] == [(code, "hybrid_validate_vpc_targets")]
+
+
+def test_an_http_nodeadm_mirror_only_when_allowed():
+    http = {"hybrid_nodeadm_base_url": "http://mirror.internal:8080"}
+    assert check(changed_cluster(hybrid_nodeadm_allow_insecure_url=True, **http)) == []
+    assert check(changed_cluster(hybrid_nodeadm_base_url="https://mirror.internal")) == []
+    (problem,) = check(changed_cluster(**http))
+    assert "is not https" in problem["message"] and "hybrid_nodeadm_allow_insecure_url" in problem["fix"]
