@@ -46,7 +46,7 @@ options:
     choices: [ssm, iam-ra]
   containerd_source:
     description:
-      - Where nodeadm gets containerd from. Unset picks it by OS as nodeadm accepts it. That is V(docker) on RHEL,
+      - Where nodeadm gets containerd from. Unset picks one by OS that nodeadm takes there. That is V(docker) on RHEL,
         where nodeadm refuses V(distro), and V(distro) elsewhere, Amazon Linux 2023 included, where nodeadm refuses
         V(docker).
       - A source nodeadm would refuse on the host's OS is refused before anything runs.
