@@ -144,6 +144,10 @@ def plan(facts, options):
     if state == "upgraded" and not version_matches(want, facts.get("kubelet_version")) \
             and installed_provider(facts.get("tracker")) in (None, options["credential_provider"]):
         result["actions"].append("upgrade")
-    if options.get("config_changed"):
-        _disruptive(result, options, "the NodeConfig changed; nodeadm reads it only at init")
+    # A NodeConfig change on a joined node: nodeadm init again (EKS user guide, hybrid-nodes-nodeadm: "re-run
+    # nodeadm init"); it rewrites the kubelet and containerd configuration and restarts both, and keeps the SSM
+    # registration. Labels and taints of an existing Node do not change that way (the kubelet applies them only when
+    # it registers the Node): the nodeadm role sets them through the API.
+    if options.get("config_changed") and "upgrade" not in result["actions"]:
+        result["actions"].append("init")
     return result

@@ -20,10 +20,13 @@ description:
   - nodeadm's exit codes do not tell what happened (C(init) before C(install) exits 0), so every verb is followed
     by a check of its post-condition, the tracker and the kubelet version after C(install) and C(upgrade), an
     active kubelet and its kubeconfig after C(init), no tracker after C(uninstall).
-  - A NodeConfig change (O(config_changed)) or a credential provider change on an initialised node takes effect
-    only through nodeadm's documented path, uninstall, install, init. The module takes it only with
-    O(allow_disruptive=true); otherwise it changes nothing and explains in RV(needs) and a warning what would be
-    needed.
+  - A NodeConfig change (O(config_changed)) on an initialised node runs C(nodeadm init) again, as the EKS user guide
+    documents; it rewrites the kubelet's and containerd's configuration and restarts both, and keeps the SSM
+    registration. Labels and taints of an existing Node do not change that way (the kubelet applies them only when it
+    registers the Node); the role hybridnodes.eks.nodeadm sets them through the API.
+  - A credential provider change, or a version change outside an upgrade, on an initialised node takes effect only
+    through uninstall, install, init. The module takes it only with O(allow_disruptive=true); otherwise it changes
+    nothing and explains in RV(needs) and a warning what would be needed.
   - On failure the module returns nodeadm's output and the output of C(nodeadm debug).
   - The module never passes C(--force) unless O(force=true).
 options:
@@ -94,8 +97,9 @@ options:
     default: false
   allow_disruptive:
     description:
-      - Allows uninstall, install and init on an initialised node, when its NodeConfig changed or its credential
-        provider or version must change outside an upgrade. Drain the node first.
+      - Allows uninstall, install and init on an initialised node, when its credential provider or version must change
+        outside an upgrade. Drain the node first. With SSM, uninstall deregisters the node, so the init after it needs a
+        new activation (the role hybridnodes.eks.nodeadm makes one for such hosts).
     type: bool
     default: false
   config_changed:

@@ -731,10 +731,9 @@ def register_node(kube: Kube, manifest: dict) -> None:
         kube.req("POST", "/api/v1/nodes", body=manifest)
         info("Registered node", node=name)
     else:
-        patch = {"metadata": {"labels": manifest["metadata"]["labels"]},
-                 "spec": {"taints": manifest["spec"].get("taints")}}
-        kube.req("PATCH", f"/api/v1/nodes/{name}", body=patch, content_type="application/merge-patch+json")
-        info("Node already registered, updated labels and taints", node=name)
+        # As a real kubelet: --node-labels and --register-with-taints apply only when it registers the Node
+        # (kubernetes pkg/kubelet/kubelet_node_status.go); an existing Node keeps its labels and taints.
+        info("Node already registered; its labels and taints are left as they are", node=name)
     # The status subresource is authoritative: set it explicitly.
     kube.patch_status(name, manifest["status"])
 

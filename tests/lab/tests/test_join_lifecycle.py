@@ -42,6 +42,7 @@ VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 UPGRADE = REPO / "playbooks" / "upgrade.yml"
 DECOMMISSION = REPO / "playbooks" / "decommission.yml"
+REPAVE = REPO / "playbooks" / "repave.yml"
 NODEADM = "/usr/local/bin/nodeadm"
 ROUTE_DROP_IN = "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf"
 FAULT = "lab fault: kubelet serving certificate refused"
@@ -260,6 +261,32 @@ def test_upgrade_serial_one_never_has_two_nodes_unschedulable(lab, site):
         # NotReady before (no CNI), so the upgrade waited for the registration, not for Ready.
         assert _network_not_ready(node), (host["name"], node.metadata.name,
                                           [(c.type, c.status, c.reason) for c in node.status.conditions])
+
+
+def test_repave_kubernetes_applies_a_pool_label_change_to_the_joined_nodes(lab, site):
+    # The kubelet applies --node-labels only when it registers the Node: the change goes through the API, for the
+    # pool's Nodes only; a re-run makes no change; a label dropped again from the pool is removed, since the
+    # collection recorded that it set it.
+    import yaml
+
+    inventory = yaml.safe_load(Path(lab.inventory_path).read_text())
+    pool = inventory["all"]["children"]["hybrid_nodes"]["children"]["pool_a"]
+    members = set(pool["hosts"])
+    wanted = dict(pool["vars"]["hybrid_node_labels"], **{"hybridnodes.eks/tier": "gold"})
+    repave = [*site["extra"], "-e", "hybrid_repave=kubernetes", "-e", "hybrid_repave_pool=pool_a",
+              "-e", "hybrid_kubernetes_version=1.32"]
+    code, output = _play(lab, REPAVE, *repave, "-e", json.dumps({"hybrid_node_labels": wanted}))
+    assert code == 0, output
+    for host in site["hosts"]:
+        labels = _node_by_ip(lab, host["ip"]).metadata.labels
+        assert (labels.get("hybridnodes.eks/tier") == "gold") is (host["name"] in members), (host["name"], labels)
+    assert "TASK [Cordon and drain the Node (controller)]" not in output or "skipping" in output
+    code, output = _play(lab, REPAVE, *repave, "-e", json.dumps({"hybrid_node_labels": wanted}))
+    assert code == 0 and all(c["changed"] == 0 for c in _recap(output).values()), output
+    code, output = _play(lab, REPAVE, *repave)  # the pool's own labels again: the recorded extra one goes
+    assert code == 0, output
+    for host in site["hosts"]:
+        assert "hybridnodes.eks/tier" not in _node_by_ip(lab, host["ip"]).metadata.labels, host["name"]
 
 
 def test_decommission_leaves_the_hosts_as_before(lab, site):

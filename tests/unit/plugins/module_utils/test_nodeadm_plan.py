@@ -60,17 +60,13 @@ def test_actions(facts, options, actions):
     assert result["problems"] == [] and result["needs"] == []
 
 
-def test_config_change_on_a_node_needs_permission():
-    result = plan(NODE, opts(config_changed=True))
-    assert result["actions"] == []
-    assert len(result["needs"]) == 1 and "allow_disruptive" in result["needs"][0]
-    assert "NodeConfig changed" in result["warnings"][0]
-
-
-def test_config_change_on_a_node_with_permission_takes_the_documented_path():
-    result = plan(NODE, opts(config_changed=True, allow_disruptive=True))
-    assert result["actions"] == ["uninstall", "install", "init"]
-    assert result["disruptive"] is True
+def test_config_change_on_a_node_reruns_init_as_upstream_documents():
+    # EKS user guide (hybrid-nodes-nodeadm): a NodeConfig change on a joined node is applied by running init again;
+    # no uninstall, which would deregister the SSM managed instance.
+    for allowed in (False, True):
+        result = plan(NODE, opts(config_changed=True, allow_disruptive=allowed))
+        assert result["actions"] == ["init"] and result["disruptive"] is False
+        assert result["needs"] == [] and result["warnings"] == []
 
 
 def test_config_change_before_init_is_just_init():

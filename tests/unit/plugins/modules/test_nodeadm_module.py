@@ -172,18 +172,17 @@ def test_init_failure_returns_nodeadm_message_and_debug_after_bounded_retries(ca
     assert mutating(host) == ["init", "init", "debug"]
 
 
-def test_config_change_without_permission_changes_nothing_and_says_why(capsys, host):
+def test_config_change_on_a_joined_node_runs_init_again(capsys, host):
     host.install_state(initialized=True)
     result = run(capsys, host, config_changed=True)
-    assert result["changed"] is False and result["actions"] == []
-    assert "allow_disruptive" in result["needs"][0]
-    assert "NodeConfig changed" in json.dumps(result["warnings"])
-    assert mutating(host) == []
+    assert result["changed"] is True and result["actions"] == ["init"] and result["needs"] == []
+    assert mutating(host) == ["init"]
+    assert result["initialized"] is True
 
 
-def test_config_change_with_permission_reinstalls(capsys, host):
-    host.install_state(initialized=True)
-    result = run(capsys, host, config_changed=True, allow_disruptive=True, uninstall_skip=["node-validation"])
+def test_a_provider_change_with_permission_reinstalls(capsys, host):
+    host.install_state(initialized=True, provider="iam-ra")
+    result = run(capsys, host, allow_disruptive=True, uninstall_skip=["node-validation"])
     assert result["actions"] == ["uninstall", "install", "init"]
     assert ["uninstall", "--skip", "node-validation"] in host.nodeadm_calls()
     assert result["initialized"] is True
