@@ -27,6 +27,8 @@ fi
 # The lab's AWS emulator takes any key; these keep boto3 away from real credentials and profiles.
 export AWS_ACCESS_KEY_ID=AKIAHNLABFAKEKEY0001 AWS_SECRET_ACCESS_KEY=hnlab-fake-secret-key
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+# The lab's own Ansible configuration (host keys of hosts made anew each time are not checked there).
+export ANSIBLE_CONFIG="$PWD/tests/lab/ansible.cfg"
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 REPORTS=${REPORTS:-reports}
 

@@ -23,7 +23,7 @@ def ssh(cfg, host: dict, cmd: str, timeout: int = 120) -> subprocess.CompletedPr
 
 def play(inventory, playbook, *extra: str, timeout: int = 900) -> tuple[int, str]:
     """ansible-playbook with the repository's ansible.cfg and the emulator's fake keys; (rc, stdout + stderr)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")

@@ -156,7 +156,7 @@ class ActivationWatcher:
 def run_slices(cfg, site, tmp_path):
     """Every slice of the lab inventory through ansible-runner at once; returns [(hosts, runner)] per slice."""
     inventory = yaml.safe_load(Path(cfg.inventory_path).read_text())
-    envvars = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+    envvars = {"ANSIBLE_CONFIG": str(REPO / "tests" / "lab" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}

@@ -86,7 +86,7 @@ def _run(cfg: LabConfig, tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
     out = tmp_path / "seen.json"
     playbook = tmp_path / "pod-routes.yml"
     playbook.write_text(PLAYBOOK.format(kubeconfig=cfg.kubeconfig, out=out))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",

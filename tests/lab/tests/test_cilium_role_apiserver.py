@@ -57,7 +57,7 @@ def apiserver(tmp_path_factory):
 def _run(cfg: LabConfig, manifest: Path, pool: str) -> tuple[int, str]:
     extra = {"cilium_method": "manifest", "cilium_manifest_path": str(manifest), "hybrid_remote_pod_cidrs": [pool],
              "hybrid_kubeconfig": str(cfg.kubeconfig), "cilium_crd_wait_timeout": 30}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(extra),

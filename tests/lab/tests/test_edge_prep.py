@@ -51,7 +51,7 @@ def _hosts(cfg):
 
 
 def _play(playbook, inventory, *extra, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
@@ -307,7 +307,7 @@ def test_package_index_waits_boundedly_for_the_apt_lock_and_names_its_holder(lab
     pid = int(holder.stdout.strip())
     try:
         time.sleep(1)
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                    PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
         started = time.monotonic()
         proc = subprocess.run([str(VENV_BIN / "ansible"), "-i", str(lab.inventory_path), "edge02", "-m",

@@ -95,7 +95,7 @@ def _playbook(cfg: LabConfig, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _run(playbook: Path, *extra: str) -> tuple[int, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",

@@ -48,7 +48,7 @@ def _ssh(cfg, host, cmd, timeout=120):
 
 
 def _play(cfg, vars_file, *extra, timeout=600):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(cfg.inventory_path), "--limit", HOST,
                            "-e", f"@{vars_file}", *extra, str(PLAYBOOK)],

@@ -163,7 +163,7 @@ def test_package_lock_held_fails_that_host_naming_the_lock_and_a_released_lock_i
 def test_host_unreachable_mid_run_the_others_finish_and_validate_names_it(lab, site, tmp_path):
     lost = site["hosts"][-1]
     rule = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     cut = False
     proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "--tags",
@@ -273,7 +273,7 @@ def test_join_killed_during_nodeadm_install_then_rerun_converges(lab, site):
     unregistered, the way a host cut off by the kill would. The run's activation is left behind, never deleted."""
     hosts = site["hosts"]
     first, last = hosts[0], hosts[-1]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")

@@ -69,7 +69,7 @@ def _run(cfg: LabConfig, ids: dict, tmp_path: Path) -> tuple[int, str]:
                  "hybrid_remote_node_cidrs": ["10.200.0.0/24"], "hybrid_remote_pod_cidrs": ["10.201.0.0/16"],
                  "hybrid_route_table_ids": ids["route_table_ids"], "hybrid_vpn_gateway_id": ids["vpn_gateway_id"],
                  "hybrid_vpn_connection_id": ids["vpn_connection_id"], "hybrid_kubeconfig": str(cfg.kubeconfig)}}}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "routes.yml")],

@@ -21,7 +21,7 @@ RECAP_RE = re.compile(r"^(\S+)\s+: ok=\d+", re.MULTILINE)
 
 
 def run_validate(inventory):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
     return subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/validate_inventory.yml"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
