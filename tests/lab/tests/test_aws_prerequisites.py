@@ -119,6 +119,8 @@ def test_first_run_creates_exactly_the_prerequisites_and_the_rerun_writes_nothin
     deregister = [s for s in inline["Statement"] if s["Action"] == "ssm:DeregisterManagedInstance"][0]
     cluster_arn = client(cfg, "eks").describe_cluster(name=cfg.cluster_name)["cluster"]["arn"]
     assert deregister["Condition"] == {"StringEquals": {"ssm:resourceTag/EKSClusterARN": cluster_arn}}
+    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=ROLE)["Tags"]}
+    assert tags["hybridnodes.eks/cluster"] == client(cfg, "eks").describe_cluster(name=cfg.cluster_name)["cluster"]["arn"]
     entry = client(cfg, "eks").describe_access_entry(clusterName=cfg.cluster_name, principalArn=role["Arn"])
     assert entry["accessEntry"]["type"] == "HYBRID_LINUX"
 
@@ -127,6 +129,26 @@ def test_first_run_creates_exactly_the_prerequisites_and_the_rerun_writes_nothin
     assert code == 0, output
     assert _recap(output)["changed"] == 0, output
     assert api.writes() == {}, api.requests()
+
+
+def test_a_role_of_the_same_name_of_another_cluster_is_refused_not_taken_over(lab, tmp_path):
+    cfg = lab
+    api = LabApi(cfg.moto_endpoint, cfg.region)
+    name = "shared-hybrid-nodes"
+    other = f"arn:aws:eks:{cfg.region}:{cfg.account_id}:cluster/another-cluster"
+    iam = client(cfg, "iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+                    Tags=[{"Key": "hybridnodes.eks/cluster", "Value": other}, {"Key": "team", "Value": "ops"}])
+    try:
+        api.reset()
+        code, output = _run(_inventory(cfg, tmp_path, hybrid_iam_role_name=name), PLAYBOOK)
+        assert code != 0, output
+        assert f"The IAM role {name} belongs to {other}" in output and "nothing was changed" in output, output
+        assert api.writes() == {}, api.requests()
+        assert iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] == {"Version": "2012-10-17",
+                                                                                   "Statement": []}
+    finally:
+        iam.delete_role(RoleName=name)
 
 
 def test_bad_inventory_fails_listing_every_problem_without_a_write(lab, tmp_path):
