@@ -109,6 +109,15 @@ def plan_table(table, cidrs, target_field, target_id):
     return result
 
 
+def takeover_problems(plans):
+    """One problem per active route that points elsewhere and would be replaced (a blackhole route's target is gone,
+    so replacing it takes nothing over)."""
+    return ["route table %s: %s points at %s (active); it is not replaced silently. Fix: check what uses that route, "
+            "then set replace_existing (hybrid_vpc_routes_replace_existing) to replace it."
+            % (plan["route_table_id"], item["cidr"], item["from"])
+            for plan in plans for item in plan["replace"] if (item.get("state") or "active") != "blackhole"]
+
+
 def plan_tables(tables, route_table_ids, cidrs, target_field, target_id):
     """Plans for every requested table: {'tables': [plan...], 'problems': [...]}.
 

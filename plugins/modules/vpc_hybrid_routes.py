@@ -16,9 +16,10 @@ description:
   - In each route table of O(route_table_ids), makes every CIDR of O(cidrs) (the hybrid node and pod
     CIDRs) point at one target, the gateway that reaches the edge sites, given by exactly one of
     O(vpn_gateway_id), O(transit_gateway_id), O(network_interface_id) or O(gateway_id).
-  - A missing route is created with C(CreateRoute); a route of one of these CIDRs with another target
-    (or a blackhole route) is replaced with C(ReplaceRoute). Only the CIDRs of O(cidrs) are looked at;
-    no other route is changed or removed.
+  - A missing route is created with C(CreateRoute); a blackhole route of one of these CIDRs is replaced with
+    C(ReplaceRoute). An active route of one of these CIDRs with another target is not replaced silently; the module
+    refuses it, naming the route and its target, unless O(replace_existing=true), and the diff shows what it was.
+    Only the CIDRs of O(cidrs) are looked at; no other route is changed or removed.
   - Reads all the route tables with one C(DescribeRouteTables) call and writes only what differs; a re-run
     makes no write.
   - Checks before any write, reporting every problem at once, that the CIDRs are valid networks, that every
@@ -57,6 +58,12 @@ options:
     description:
       - Any other gateway given by its ID in the C(GatewayId) field of a route.
     type: str
+  replace_existing:
+    description:
+      - Replace an active route of one of O(cidrs) that points at another target (a VPC peering, another gateway, an
+        instance). Without it such a route is refused, since it may carry traffic someone relies on.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -178,6 +185,7 @@ def main():
         transit_gateway_id=dict(type="str"),
         network_interface_id=dict(type="str"),
         gateway_id=dict(type="str"),
+        replace_existing=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[TARGET_OPTIONS], required_one_of=[TARGET_OPTIONS])
@@ -195,6 +203,8 @@ def main():
     client = aws.aws_client(module, "ec2")
     planned = route_plan.plan_tables(_describe(module, client, route_table_ids), route_table_ids, cidrs,
                                      target_field, target_id)
+    if not params["replace_existing"]:
+        planned["problems"] += route_plan.takeover_problems(planned["tables"])
     if planned["problems"]:
         module.fail_json(msg="Nothing was changed: %s" % " ".join(planned["problems"]),
                          problems=planned["problems"], tables=planned["tables"])

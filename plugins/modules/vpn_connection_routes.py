@@ -74,6 +74,13 @@ options:
       - A connection with dynamic (BGP) routing is then reported rather than refused (RV(health.static_routes_only)).
     type: bool
     default: false
+  replace_existing:
+    description:
+      - Replace an active route of one of O(cidrs) in O(transit_gateway_route_table_id) that points at another
+        attachment. Without it such a route is refused before any change, since it may carry traffic someone relies
+        on; a blackhole route is replaced.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -354,6 +361,7 @@ def main():
         transit_gateway_attachment_id=dict(type="str"),
         tunnel_down=dict(type="str", default="warn", choices=["fail", "warn", "ignore"]),
         report_only=dict(type="bool", default=False),
+        replace_existing=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_together=[["transit_gateway_route_table_id", "transit_gateway_attachment_id"]],
@@ -384,6 +392,15 @@ def main():
     static = plan_static(connection, cidrs, params["purge"])
     propagation = plan_propagation(module, client, vgw_id, params["propagate_route_table_ids"])
     tgw = plan_tgw(module, client, params["transit_gateway_route_table_id"], params["transit_gateway_attachment_id"], cidrs)
+    # An active transit gateway route of a hybrid CIDR to another attachment is not replaced silently.
+    taken = [item for item in tgw["replace"] if item.get("state") == "active"]
+    if taken and not params["replace_existing"] and not report_only:
+        problems = ["transit gateway route table %s: %s points at %s (active); it is not replaced silently. Fix: check "
+                    "what uses that route, then set replace_existing (hybrid_vpc_routes_replace_existing) to replace "
+                    "it." % (params["transit_gateway_route_table_id"], item["cidr"], ", ".join(item["from"] or []))
+                    for item in taken]
+        module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems,
+                         transit_gateway_routes=tgw)
 
     ensure_static(module, client, vpn_id, static)
     ensure_propagation(module, client, propagation)

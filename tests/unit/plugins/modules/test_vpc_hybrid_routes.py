@@ -54,7 +54,7 @@ def test_one_describe_for_all_tables_then_create_and_replace(stubs, capsys):
     stubs.add("ec2", "create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": NODE})
     stubs.add("ec2", "create_route", {"Return": True}, {"RouteTableId": RT1, "GatewayId": VGW, "DestinationCidrBlock": POD})
     stubs.add("ec2", "replace_route", {}, {"RouteTableId": RT2, "GatewayId": VGW, "DestinationCidrBlock": POD})
-    result = run(capsys, diff=True, route_table_ids=[RT1, RT2, RT3], vpn_gateway_id=VGW)
+    result = run(capsys, diff=True, route_table_ids=[RT1, RT2, RT3], vpn_gateway_id=VGW, replace_existing=True)
     assert result["changed"] is True
     plans = dict((item["route_table_id"], item) for item in result["tables"])
     assert plans[RT1]["create"] == [NODE, POD] and plans[RT1]["replace"] == []
@@ -85,9 +85,19 @@ def test_blackhole_route_with_the_same_target_is_replaced(stubs, capsys):
     stubs.verify()
 
 
+def test_an_active_route_that_points_elsewhere_is_not_replaced_silently(stubs, capsys):
+    stubs.add("ec2", "describe_route_tables", {"RouteTables": [
+        table(RT1, route(NODE, GatewayId=VGW), route(POD, VpcPeeringConnectionId="pcx-0aa"))]}, describe(RT1))
+    result = run(capsys, diff=True, route_table_ids=[RT1], vpn_gateway_id=VGW)
+    assert result["failed"] is True and "Nothing was changed" in result["msg"]
+    assert "%s: %s points at VpcPeeringConnectionId=pcx-0aa (active)" % (RT1, POD) in result["msg"]
+    assert "replace_existing" in result["msg"]
+    stubs.verify()  # no write queued: any write would have failed the run
+
+
 def test_check_mode_predicts_without_writing(stubs, capsys):
     stubs.add("ec2", "describe_route_tables", {"RouteTables": [table(RT1, route(POD, GatewayId="vgw-0old"))]}, describe(RT1))
-    result = run(capsys, check_mode=True, diff=True, route_table_ids=[RT1], vpn_gateway_id=VGW)
+    result = run(capsys, check_mode=True, diff=True, route_table_ids=[RT1], vpn_gateway_id=VGW, replace_existing=True)
     assert result["changed"] is True
     assert result["tables"][0]["create"] == [NODE]
     assert result["tables"][0]["replace"][0]["from"] == "GatewayId=vgw-0old"

@@ -114,12 +114,27 @@ def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
         {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
     stubs.add("ec2", "replace_transit_gateway_route", {},
               {"TransitGatewayRouteTableId": TGW_RT, "DestinationCidrBlock": POD, "TransitGatewayAttachmentId": TGW_ATT})
-    result = run(capsys, diff=True, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT)
+    result = run(capsys, diff=True, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT,
+                 replace_existing=True)
     assert result["diff"]["before"]["transit_gateway_routes"] == {NODE: [TGW_ATT], POD: ["tgw-attach-other"]}
     assert result["diff"]["after"]["transit_gateway_routes"] == {NODE: [TGW_ATT], POD: [TGW_ATT]}
     assert result["transit_gateway_routes"]["unchanged"] == [NODE]
     assert result["transit_gateway_routes"]["replace"] == [{"cidr": POD, "from": ["tgw-attach-other"], "state": "active"}]
     stubs.verify()
+
+
+def test_an_active_transit_gateway_route_elsewhere_is_not_replaced_silently(stubs, capsys):
+    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
+    stubs.add("ec2", "search_transit_gateway_routes", {"Routes": [
+        {"DestinationCidrBlock": NODE, "State": "active", "Type": "static",
+         "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": TGW_ATT}]},
+        {"DestinationCidrBlock": POD, "State": "active", "Type": "static",
+         "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": "tgw-attach-other"}]}]},
+        {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
+    result = run(capsys, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT)
+    assert result["failed"] is True and "%s points at tgw-attach-other (active)" % POD in result["msg"]
+    assert "replace_existing" in result["msg"]
+    stubs.verify()  # no write queued: any write would have failed the run
 
 
 @pytest.mark.parametrize("mode", ["fail", "warn", "ignore"])
