@@ -92,6 +92,7 @@ AWS_ID_PREFIXES = (("hybrid_vpc_id", "vpc"), ("hybrid_route_table_ids", "rtb"), 
                    ("hybrid_transit_gateway_id", "tgw"), ("hybrid_vpn_connection_id", "vpn"))
 
 _MISSING = object()
+MASK = "********"
 
 
 def _is_set(value):
@@ -529,10 +530,15 @@ def check_role_inputs(cluster, hosts, role_specs, role_defaults=None):
             if variable in hosts[host] and (variable not in cluster or hosts[host][variable] != cluster[variable]):
                 places.append((host, hosts[host][variable]))
         by_value = {}
+        # A secret (an option its argument spec marks no_log) is never quoted, neither in the message nor in the
+        # validator's own words.
+        secret = any(spec.get("no_log") for _role, _option, spec in inputs[variable])
         for host, value in places:
             for role, option, spec in inputs[variable]:
                 for error in _spec_errors(option, spec, value):
-                    key = (role, option, repr(value), error)
+                    if secret:
+                        error = error.replace(str(value), MASK).replace(repr(value), MASK)
+                    key = (role, option, MASK if secret else repr(value), error)
                     by_value.setdefault(key, []).append(host)
         for (role, option, value, error), owners in sorted(by_value.items(), key=lambda item: item[0]):
             where = ", ".join("group_vars/all" if owner is None else owner for owner in owners)

@@ -308,6 +308,17 @@ def test_role_inputs_follow_the_argument_specs():
     assert check(changed_cluster(nodeadm_retries="3"), role_specs=ROLE_SPECS, role_defaults=ROLE_DEFAULTS) == []
 
 
+def test_a_secret_refused_by_its_argument_spec_is_never_quoted():
+    specs = {"myrole": {"myrole_pin": {"type": "int", "no_log": True}, "myrole_mode": {"type": "str", "choices": ["a"],
+                                                                                       "no_log": True}}}
+    defaults = {"myrole": {"myrole_pin": "{{ hybrid_pin }}", "myrole_mode": "{{ hybrid_mode }}"}}
+    problems = check(changed_cluster(hybrid_pin="Pa55-not-for-screens", hybrid_mode="Se3cret-mode"),
+                     role_specs=specs, role_defaults=defaults)
+    assert sorted(item["variable"] for item in problems) == ["hybrid_mode", "hybrid_pin"]
+    text = str(problems)
+    assert "Pa55-not-for-screens" not in text and "Se3cret-mode" not in text and "********" in text
+
+
 def test_a_hybrid_variable_is_checked_against_the_role_option_it_feeds():
     specs = {"myrole": {"myrole_count": {"type": "int", "description": "d", "default": "{{ hybrid_count }}"},
                         "myrole_name": {"type": "str"}}}
