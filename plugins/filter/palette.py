@@ -134,6 +134,11 @@ def palette_agent_install_problems(url, sha256="", allow_http=False, mode="agent
         problems.append(_problem("installer-http-checksum", "the agent installer URL %s is plain http without a sha256" % url,
                                  "Set palette_artifacts_agent_installer_sha256: a script fetched over http runs as root "
                                  "only when its checksum is verified."))
+    if url and not sha256 and re.search(r"/latest(/|$)", url):
+        problems.append(_problem("installer-unpinned", "the agent installer URL %s is not pinned (latest changes "
+                                 "under you) and has no sha256" % url,
+                                 "Use the URL of one release (.../releases/download/vX.Y.Z/palette-agent-install.sh), "
+                                 "or set palette_artifacts_agent_installer_sha256: the script runs as root on every host."))
     if sha256 and not SHA256_RE.match(sha256):
         problems.append(_problem("installer-sha256", "palette_artifacts_agent_installer_sha256 is not 64 hex digits",
                                  "Give the bare sha256 hex digest of the installer (sha256sum palette-agent-install.sh)."))

@@ -127,7 +127,8 @@ def _vars(site, name="vars.json", **more):
     more.setdefault("hybrid_palette_token", site["token"])
     token = more.pop("hybrid_palette_token")
     sha256 = more.pop("sha256", site["sha256"])
-    return _write_vars(site["tmp"] / name, token, sha256, palette_artifacts_agent_installer_url=site["url"], **more)
+    more.setdefault("palette_artifacts_agent_installer_url", site["url"])
+    return _write_vars(site["tmp"] / name, token, sha256, **more)
 
 
 @pytest.mark.lab
@@ -173,6 +174,25 @@ def test_token_the_installer_refuses_fails_with_its_words(site):
     state = _installed(cfg, host)
     assert UNIT not in state["paths"] and STANDIN_STATE not in state["paths"], state
     _clean_host(cfg, host)
+
+
+@pytest.mark.lab
+def test_a_changed_installer_url_fetches_the_installer_again(site):
+    # A token the installer refuses keeps the agent uninstalled, so that every run reaches the download.
+    cfg, host = site["cfg"], site["host"]
+    bad = "short-" + uuid.uuid4().hex[:6] + "!"
+    try:
+        for url, downloads in ((site["url"], 1), (site["url"], 0), (site["url"] + "?release=2", 1)):
+            mirror.reset_request_counts(cfg)
+            code, output = _play(cfg, _vars(site, "refetch.json", hybrid_palette_token=bad,
+                                            palette_artifacts_agent_installer_url=url))
+            assert code != 0 and "edgeHostToken is malformed" in output, output
+            got = mirror.request_counts(cfg).get(mirror.PALETTE_INSTALLER_URL_PATH, 0)
+            assert got == downloads, (url, got)
+        recorded = _ssh(cfg, host, f"cat {AGENT_DIR}/palette-agent-install.sh.url").stdout.strip()
+        assert recorded == site["url"] + "?release=2"
+    finally:
+        _clean_host(cfg, host)
 
 
 @pytest.mark.lab

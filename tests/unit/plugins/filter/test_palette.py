@@ -53,13 +53,21 @@ def test_arg():
 
 
 SHA = "a" * 64
-INSTALLER = "https://github.com/spectrocloud/agent-mode/releases/latest/download/palette-agent-install.sh"
+INSTALLER = "https://github.com/spectrocloud/agent-mode/releases/download/v4.7.3/palette-agent-install.sh"
+LATEST = "https://github.com/spectrocloud/agent-mode/releases/latest/download/palette-agent-install.sh"
 
 
-def test_agent_install_https_passes_with_or_without_checksum():
+def test_agent_install_https_passes_pinned_or_with_checksum():
     check = FILTERS["palette_agent_install_problems"]
     assert check(INSTALLER) == []
     assert check(INSTALLER, sha256=SHA.upper()) == []
+    assert check(LATEST, sha256=SHA) == []
+
+
+def test_agent_install_from_latest_needs_a_checksum():
+    # latest changes under a running fleet: a release URL, or a sha256, pins what runs as root.
+    problems = FILTERS["palette_agent_install_problems"](LATEST)
+    assert codes(problems) == ["installer-unpinned"] and "releases/download/vX.Y.Z" in problems[0]["fix"]
 
 
 def test_agent_install_plain_http_needs_the_option_and_a_checksum():
