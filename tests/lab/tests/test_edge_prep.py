@@ -123,8 +123,10 @@ def test_preflight_reports_each_hosts_problem_and_fix_in_one_run(lab, hosts, tmp
             assert time.monotonic() < deadline, "the test listener on 4240 did not come up"
             time.sleep(0.2)
         inventory = _inventory_copy(lab, tmp_path, edge01={"hybrid_remote_node_cidrs": ["10.201.0.0/24"]})
+        # Palette agent mode, where Docker present is a failure (a warning otherwise, checked below).
         code, output = _play(PREFLIGHT, inventory, "--limit", "edge01,edge02,edge03",
-                             "-e", json.dumps({"hybrid_allow_unsupported_os": True}), *_lab_endpoints(lab))
+                             "-e", json.dumps({"hybrid_allow_unsupported_os": True, "hybrid_palette_agent_mode": True}),
+                             *_lab_endpoints(lab))
         assert code != 0, output
         recap = _recap(output)
         for name in ("edge01",) + TARGETS:
@@ -148,6 +150,11 @@ def test_preflight_reports_each_hosts_problem_and_fix_in_one_run(lab, hosts, tmp
         assert "node_network" not in failures["edge02"] and "node_network" not in failures["edge03"]
         # Debian is outside the matrix but allowed: a warning, not a failure.
         assert "outside the EKS Hybrid Nodes support matrix" in output
+        # Outside Palette agent mode Docker is no EKS requirement: a warning, and edge03 passes.
+        code, output = _play(PREFLIGHT, inventory, "--limit", "edge03",
+                             "-e", json.dumps({"hybrid_allow_unsupported_os": True}), *_lab_endpoints(lab))
+        assert code == 0, output
+        assert "Docker is installed (/usr/local/bin/docker)" in output, output
         # Nothing was changed or "fixed": the listener and the fake docker are still there.
         assert _ssh(lab, edge02, "grep -q ':1090 00000000:0000 0A' /proc/net/tcp").returncode == 0
         assert _ssh(lab, edge03, "test -x /usr/local/bin/docker").returncode == 0
