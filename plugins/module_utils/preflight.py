@@ -21,6 +21,7 @@ import ipaddress
 import re
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
+from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm as nodeadm_rules
 
 # OS support matrix of EKS Hybrid Nodes: os-release ID -> supported VERSION_IDs (major for RHEL).
 SUPPORTED_OS = {
@@ -558,6 +559,7 @@ def evaluate(facts, options):
                              os_family(facts["os"]), host_prep)
     checks.append(check_root_shell(facts.get("root_shell"), host_prep))
     checks.append(check_docker(facts.get("docker") or [], options.get("palette_agent_mode")))
+    checks.append(check_containerd_source(facts["os"], options.get("containerd_source")))
     checks += check_firewall(facts.get("firewalls") or [], facts["os"], options.get("skip_cni_validation"))
     checks += check_address(facts.get("addresses") or [], facts.get("nic"), options.get("remote_node_cidrs"))
     checks += check_ports(facts.get("listeners") or [], options.get("ports") or DEFAULT_PORTS)
@@ -566,6 +568,15 @@ def evaluate(facts, options):
     checks += check_resources(facts.get("swaps") or [], facts.get("free_disk") or {}, facts.get("mem_total_kb"),
                               options.get("min_disk_gb", 20), options.get("min_memory_mb", 2048), host_prep)
     return checks
+
+
+def check_containerd_source(os_info, wanted):
+    """The containerd source nodeadm install will use on this OS (wanted, else the OS's default) is one nodeadm takes
+    there (aws/eks-hybrid internal/containerd/install.go refuses distro on RHEL and docker on AL2023)."""
+    source, problem = nodeadm_rules.containerd_source_for((os_info or {}).get("id"), wanted or None)
+    return check("containerd_source", problem is None, "hard",
+                 "containerd source %s %s" % (source, "is refused by nodeadm on this OS" if problem else "is taken"),
+                 problem or "")
 
 
 def summary(checks):

@@ -81,6 +81,13 @@ options:
         that do not use VXLAN; then a closed 8472/udp is a warning instead of a failure.
     type: bool
     default: false
+  containerd_source:
+    description:
+      - The containerd source nodeadm install is to use (C(hybrid_containerd_source)); when unset, the one the nodeadm
+        role picks for the OS (docker on RHEL, distro elsewhere).
+      - A source nodeadm refuses on the host's OS (distro on RHEL, docker on Amazon Linux 2023) fails the preflight.
+    type: str
+    choices: [none, distro, docker]
   architecture:
     description:
       - The pool's architecture (C(hybrid_architecture)); when unset, any of amd64 and arm64 passes.
@@ -464,6 +471,7 @@ def main():
             cilium_version=dict(type="str"),
             palette_agent_mode=dict(type="bool", default=False),
             skip_cni_validation=dict(type="bool", default=False),
+            containerd_source=dict(type="str", choices=["none", "distro", "docker"]),
             architecture=dict(type="str", choices=["amd64", "arm64"]),
             nic=dict(type="str", default="auto"),
             manage_ntp=dict(type="bool", default=False),

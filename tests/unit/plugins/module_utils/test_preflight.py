@@ -385,3 +385,14 @@ def test_unreadable_firewall_is_a_warning_naming_root():
     found, failed, warnings = firewall_run([{"name": "ufw", "active": None, "error": "ERROR: You need to be root"}])
     assert failed == [] and warnings == ["firewall:ufw"]
     assert "become" in found["firewall:ufw"]["fix"]
+
+
+def test_a_containerd_source_nodeadm_refuses_fails_the_preflight():
+    # aws/eks-hybrid internal/containerd/install.go: distro is refused on RHEL, docker on Amazon Linux 2023.
+    rhel, amzn, ubuntu = {"id": "rhel"}, {"id": "amzn"}, {"id": "ubuntu"}
+    refused = pf.check_containerd_source(rhel, "distro")
+    assert not refused["ok"] and refused["severity"] == "hard" and "docker or none" in refused["fix"]
+    assert not pf.check_containerd_source(amzn, "docker")["ok"]
+    assert pf.check_containerd_source(rhel, None)["ok"]  # the role picks docker there
+    assert "docker" in pf.check_containerd_source(rhel, None)["message"]
+    assert pf.check_containerd_source(ubuntu, None)["ok"] and pf.check_containerd_source(amzn, "distro")["ok"]
