@@ -104,7 +104,8 @@ def test_check_mode_writes_nothing(stubs, capsys):
     stubs.verify()
 
 
-def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
+def _pod_route_on_another_attachment(stubs):
+    """The VPN connection, and a transit gateway route table whose pod route goes to another attachment."""
     stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
     stubs.add("ec2", "search_transit_gateway_routes", {"Routes": [
         {"DestinationCidrBlock": NODE, "State": "active", "Type": "static",
@@ -112,6 +113,10 @@ def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
         {"DestinationCidrBlock": POD, "State": "active", "Type": "static",
          "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": "tgw-attach-other"}]}]},
         {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
+
+
+def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
+    _pod_route_on_another_attachment(stubs)
     stubs.add("ec2", "replace_transit_gateway_route", {},
               {"TransitGatewayRouteTableId": TGW_RT, "DestinationCidrBlock": POD, "TransitGatewayAttachmentId": TGW_ATT})
     result = run(capsys, diff=True, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT,
@@ -124,13 +129,7 @@ def test_transit_gateway_routes_created_and_replaced(stubs, capsys):
 
 
 def test_an_active_transit_gateway_route_elsewhere_is_not_replaced_silently(stubs, capsys):
-    stubs.add("ec2", "describe_vpn_connections", connection(routes=[NODE, POD]), DESCRIBE)
-    stubs.add("ec2", "search_transit_gateway_routes", {"Routes": [
-        {"DestinationCidrBlock": NODE, "State": "active", "Type": "static",
-         "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": TGW_ATT}]},
-        {"DestinationCidrBlock": POD, "State": "active", "Type": "static",
-         "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": "tgw-attach-other"}]}]},
-        {"TransitGatewayRouteTableId": TGW_RT, "Filters": [{"Name": "route-search.exact-match", "Values": [NODE, POD]}]})
+    _pod_route_on_another_attachment(stubs)
     result = run(capsys, transit_gateway_route_table_id=TGW_RT, transit_gateway_attachment_id=TGW_ATT)
     assert result["failed"] is True and "%s points at tgw-attach-other (active)" % POD in result["msg"]
     assert "replace_existing" in result["msg"]
