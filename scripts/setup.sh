@@ -10,12 +10,13 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-# System packages: the lab (debootstrap, systemd-nspawn, iptables, etcd,
-# the Go toolchain that builds kube-apiserver once) and the tools the tests call.
+# System packages: the lab (debootstrap, systemd-nspawn, iptables, etcd) and the tools
+# the tests call. The lab's Go builds (Kubernetes, nodeadm) use the machine's Go 1.26 at
+# /usr/local/go, not Debian's golang-go.
 APT_PACKAGES=(
   git rsync openssh-client curl jq ca-certificates openssl shellcheck
   debootstrap systemd-container iptables iproute2 iputils-ping
-  etcd-server golang-go dpkg-dev
+  etcd-server
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

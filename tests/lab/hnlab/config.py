@@ -79,6 +79,12 @@ class LabConfig:
     # hnlab.gobuild and published by the mirror at releases/<this>/bin/linux/amd64/. v1.0.19 is the newest tag the
     # Go module proxy serves (v1.0.20 is refused there); releases before v1.0.19 fail SSM installs.
     real_nodeadm_version: str = "v1.0.19"
+    # The pinned release of the REAL Kubernetes of the lab's control plane (kube-apiserver, kubectl) and of the real
+    # kubelet, built from k8s.io/kubernetes by hnlab.gobuild. v1.34.4 is the newest patch of an EKS-supported minor
+    # that the Go module proxy serves with all its staging modules (v0.31.14 of k8s.io/kube-scheduler, for one, is
+    # refused there). The simulated EKS cluster reports this minor (cluster_kubernetes_version); the edge hosts'
+    # hybrid_kubernetes_version (kubernetes_version) stays within the kubelet skew policy below it.
+    real_kubernetes_version: str = "v1.34.4"
 
     # Edge hosts.
     default_hosts: int = 3
@@ -125,8 +131,21 @@ class LabConfig:
         return self.cache_dir / "rootfs-bookworm"
 
     @property
+    def cluster_kubernetes_version(self) -> str:
+        """The minor of the control plane ("1.34"): what the simulated EKS cluster reports."""
+        return ".".join(self.real_kubernetes_version.lstrip("v").split(".")[:2])
+
+    @property
+    def kubernetes_builds_dir(self) -> Path:
+        return self.cache_dir / "go-builds" / f"kubernetes-{self.real_kubernetes_version}"
+
+    @property
     def apiserver_binary(self) -> Path:
-        return self.cache_dir / "kube-apiserver"
+        return self.kubernetes_builds_dir / "kube-apiserver"
+
+    @property
+    def kubelet_binary(self) -> Path:
+        return self.kubernetes_builds_dir / "kubelet"
 
     @property
     def go_builds_dir(self) -> Path:
@@ -138,7 +157,7 @@ class LabConfig:
 
     @property
     def kubectl_binary(self) -> Path:
-        return self.cache_dir / "kubectl"
+        return self.kubernetes_builds_dir / "kubectl"
 
     @property
     def ssh_key(self) -> Path:

@@ -2,13 +2,20 @@
 
 The lab runs the real upstream program wherever this machine can. A Go program whose module the Go module proxy
 serves is built here with go's own commands: a small build module under ``cfg.cache_dir / "go-builds"`` requires the
-pinned module version and ``go build``s the command package from it (``go install pkg@version`` cannot be used for
-eks-hybrid: it asks the proxy for the module's version list, which the proxy refuses). Nothing of the upstream code
-or of the binaries lands in the repository.
+pinned module version and ``go build``s the command packages from it (``go install pkg@version`` cannot be used:
+for eks-hybrid the proxy refuses the module's version list, and k8s.io/kubernetes has replace directives). Nothing
+of the upstream code or of the binaries lands in the repository.
 
 The pins are ``LabConfig`` fields (one place): ``real_nodeadm_version`` for nodeadm (github.com/aws/eks-hybrid,
-cmd/nodeadm). A binary is rebuilt only when its pin changes (the pin is part of its path) or it no longer answers
-``--version`` with the pinned version. Go's module and build caches live under ``cfg.cache_dir / "go"``.
+cmd/nodeadm) and ``real_kubernetes_version`` for kube-apiserver, kubelet and kubectl (k8s.io/kubernetes). A binary
+is rebuilt only when its pin changes (the pin is part of its path) or it no longer reports the pinned version. Go's
+module and build caches live under ``cfg.cache_dir / "go"``.
+
+k8s.io/kubernetes replaces each of its staging modules (k8s.io/api, k8s.io/client-go, ...) by a directory of its own
+tree (``k8s.io/api => ./staging/src/k8s.io/api``); replace directives of a dependency do not apply to the module that
+requires it, so the build module pins each of them to the version published from the same release: staging module
+v0.Y.Z for Kubernetes v1.Y.Z (kubernetes/kubernetes staging/README.md, "published ... with tags v0.Y.Z"). The list
+of staging modules is read from the pinned release's own go.mod, as the proxy serves it.
 
 Usage: python -m hnlab.gobuild [--force]   (from tests/lab; also run by tests/lab/k8s/build.py)
 """
@@ -18,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,15 +44,38 @@ NODEADM_MANIFEST_URL = "https://hybrid-assets.eks.amazonaws.com/manifest.yaml"
 
 
 @dataclass(frozen=True)
+class Command:
+    """One binary of a Program: its name, its package, and the arguments that print its version (first line)."""
+    name: str
+    package: str
+    version_args: tuple = ("--version",)
+
+
+@dataclass(frozen=True)
 class Program:
     name: str
     module: str
-    package: str
     version: str
+    commands: tuple
     ldflags: tuple = ()
+    # Pin the module's replace directives into its own staging/ tree to the published twins (k8s.io/kubernetes).
+    staging_replaces: bool = False
 
-    def binary(self, cfg: LabConfig) -> Path:
-        return cfg.go_builds_dir / f"{self.name}-{self.version}" / self.name
+    def directory(self, cfg: LabConfig) -> Path:
+        return cfg.go_builds_dir / f"{self.name}-{self.version}"
+
+    def binary(self, cfg: LabConfig, command: str | None = None) -> Path:
+        return self.directory(cfg) / (command or self.commands[0].name)
+
+
+def kubernetes_ldflags(version: str) -> tuple:
+    """The version stamp of upstream's release build (hack/lib/version.sh, kube::version::ldflags) for VERSION."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    stamp = []
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        stamp += [f"-X {package}.gitVersion={version}", f"-X {package}.gitMajor={major}",
+                  f"-X {package}.gitMinor={minor}", f"-X {package}.gitTreeState=clean"]
+    return tuple(stamp)
 
 
 def programs(cfg: LabConfig) -> list[Program]:
@@ -51,11 +83,20 @@ def programs(cfg: LabConfig) -> list[Program]:
     return [
         # The link-time variables are those of upstream's release build (Makefile, target build: LINKER_FLAGS):
         # the version stamp and the default manifest URL, the real hybrid-assets one.
-        Program("nodeadm", "github.com/aws/eks-hybrid", "github.com/aws/eks-hybrid/cmd/nodeadm",
-                cfg.real_nodeadm_version,
+        Program("nodeadm", "github.com/aws/eks-hybrid", cfg.real_nodeadm_version,
+                (Command("nodeadm", "github.com/aws/eks-hybrid/cmd/nodeadm"),),
                 (f"-X github.com/aws/eks-hybrid/cmd/nodeadm/version.GitVersion={cfg.real_nodeadm_version}",
                  f"-X github.com/aws/eks-hybrid/internal/aws.manifestUrl={NODEADM_MANIFEST_URL}")),
+        Program("kubernetes", "k8s.io/kubernetes", cfg.real_kubernetes_version,
+                (Command("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
+                 Command("kubectl", "k8s.io/kubernetes/cmd/kubectl", ("version", "--client")),
+                 Command("kubelet", "k8s.io/kubernetes/cmd/kubelet")),
+                kubernetes_ldflags(cfg.real_kubernetes_version), staging_replaces=True),
     ]
+
+
+def program(cfg: LabConfig, name: str) -> Program:
+    return next(p for p in programs(cfg) if p.name == name)
 
 
 def go_binary() -> str:
@@ -68,12 +109,12 @@ def go_binary() -> str:
     sys.exit("gobuild: no Go toolchain found (expected /usr/local/go/bin/go, Go 1.26)")
 
 
-def version_of(binary: Path) -> str | None:
-    """The first line of ``BINARY --version``, or None when it is absent or broken."""
+def version_of(binary: Path, args: tuple = ("--version",)) -> str | None:
+    """The first line of ``BINARY ARGS`` (its version), or None when it is absent or broken."""
     if not binary.exists():
         return None
     try:
-        proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = (proc.stdout or proc.stderr).strip()
@@ -81,8 +122,11 @@ def version_of(binary: Path) -> str | None:
 
 
 def up_to_date(program: Program, cfg: LabConfig) -> bool:
-    version = version_of(program.binary(cfg))
-    return version is not None and program.version in version
+    for command in program.commands:
+        version = version_of(program.binary(cfg, command.name), command.version_args)
+        if version is None or program.version not in version:
+            return False
+    return True
 
 
 def go_env(cfg: LabConfig) -> dict:
@@ -97,17 +141,27 @@ def go_env(cfg: LabConfig) -> dict:
     }
 
 
+def staging_replaces(go: str, module: str, version: str, work: Path, env: dict, run) -> list[str]:
+    """``replace`` lines pinning MODULE@VERSION's staging modules to their published v0.Y.Z twins."""
+    log_free = subprocess.run([go, "mod", "download", "-json", f"{module}@{version}"], cwd=work, env=env,
+                              capture_output=True, text=True, check=False)
+    if log_free.returncode != 0:
+        run(go, "mod", "download", f"{module}@{version}")  # logs go's message, then raises
+    gomod = Path(json.loads(log_free.stdout)["GoMod"]).read_text()
+    twin = "v0." + version.lstrip("v").split(".", 1)[1]
+    staged = re.findall(r"^\s*(\S+)\s+=>\s+\./staging/src/\S+\s*$", gomod, re.MULTILINE)
+    if not staged:
+        raise RuntimeError(f"{module}@{version}: no staging replace directives in its go.mod")
+    return [f"\t{name} => {name} {twin}" for name in staged]
+
+
 def build_one(program: Program, cfg: LabConfig, log) -> Path:
-    """Build PROGRAM at its pin into its cache path; returns the binary."""
-    out = program.binary(cfg)
-    work = out.parent / "module"
+    """Build PROGRAM's commands at its pin into its cache directory; returns the directory."""
+    out_dir = program.directory(cfg)
+    work = out_dir / "module"
     work.mkdir(parents=True, exist_ok=True)
     go = go_binary()
     env = go_env(cfg)
-    (work / "go.mod").write_text(f"module hnlab.local/build/{program.name}\n\ngo 1.26\n\n"
-                                 f"require {program.module} {program.version}\n")
-    # A build-tagged import keeps the command package in the module graph for `go mod tidy`.
-    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport _ \"{program.package}\"\n")
 
     def run(*args: str) -> None:
         log.write(f"$ {' '.join(args)}\n")
@@ -116,18 +170,28 @@ def build_one(program: Program, cfg: LabConfig, log) -> Path:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}; see {log.name}")
 
+    gomod = f"module hnlab.local/build/{program.name}\n\ngo 1.26\n\nrequire {program.module} {program.version}\n"
+    (work / "go.mod").write_text(gomod)
+    if program.staging_replaces:
+        replaces = staging_replaces(go, program.module, program.version, work, env, run)
+        (work / "go.mod").write_text(gomod + "\nreplace (\n" + "\n".join(replaces) + "\n)\n")
+    # A build-tagged import keeps the command packages in the module graph for `go mod tidy`.
+    imports = "".join(f"\t_ \"{c.package}\"\n" for c in program.commands)
+    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
     run(go, "mod", "tidy")
-    tmp = out.with_suffix(".tmp")
-    run(go, "build", "-trimpath", "-ldflags", " ".join(("-s", "-w", *program.ldflags)), "-o", str(tmp),
-        program.package)
-    os.replace(tmp, out)
-    return out
+    for command in program.commands:
+        out = program.binary(cfg, command.name)
+        tmp = out.with_suffix(".tmp")
+        run(go, "build", "-trimpath", "-ldflags", " ".join(("-s", "-w", *program.ldflags)), "-o", str(tmp),
+            command.package)
+        os.replace(tmp, out)
+    return out_dir
 
 
 def build(cfg: LabConfig, force: bool = False) -> None:
     todo = [p for p in programs(cfg) if force or not up_to_date(p, cfg)]
     if not todo:
-        print(f"[go-build] up to date: {', '.join(str(p.binary(cfg)) for p in programs(cfg))}")
+        print(f"[go-build] up to date: {', '.join(str(p.directory(cfg)) for p in programs(cfg))}")
         return
     cfg.cache_dir.mkdir(parents=True, exist_ok=True)
     log_path = cfg.cache_dir / "go-build.log"
@@ -138,16 +202,19 @@ def build(cfg: LabConfig, force: bool = False) -> None:
             if not force and up_to_date(program, cfg):  # built by another process meanwhile
                 continue
             t0 = time.monotonic()
-            print(f"[go-build] {program.module}@{program.version} ({program.package}); log {log_path}", flush=True)
+            packages = ", ".join(c.package for c in program.commands)
+            print(f"[go-build] {program.module}@{program.version} ({packages}); log {log_path}", flush=True)
             try:
-                binary = build_one(program, cfg, log)
+                directory = build_one(program, cfg, log)
             except Exception:
                 log.flush()
                 if os.environ.get("CI"):
                     print("---- last lines of the build log ----")
                     print("".join(log_path.read_text().splitlines(True)[-40:]))
                 raise
-            print(f"[go-build] {binary}: {version_of(binary)} ({time.monotonic() - t0:.0f}s)", flush=True)
+            versions = "; ".join(f"{c.name}: {version_of(program.binary(cfg, c.name), c.version_args)}"
+                                 for c in program.commands)
+            print(f"[go-build] {directory}: {versions} ({time.monotonic() - t0:.0f}s)", flush=True)
 
 
 def main(argv=None) -> None:

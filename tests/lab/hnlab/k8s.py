@@ -1,4 +1,4 @@
-"""The lab's Kubernetes API server: Debian's etcd plus a locally built kube-apiserver.
+"""The lab's Kubernetes API server: Debian's etcd plus the real kube-apiserver of real_kubernetes_version.
 
 Both listen on loopback only (ports from LabConfig). ``start`` wipes the
 previous state, generates a lab CA, a serving certificate, service-account
@@ -11,7 +11,7 @@ Files, all under cfg.state_dir/k8s: etcd/ (data), pki/ (ca.crt, ca.key,
 apiserver.crt, apiserver.key, sa.key, sa.pub), tokens.csv, kubeconfig,
 *.pid, *.log. Keys, tokens and the kubeconfig are mode 0600.
 
-The binary comes from tests/lab/k8s/build.py (cached in cfg.cache_dir).
+The binary comes from tests/lab/k8s/build.py (hnlab.gobuild, k8s.io/kubernetes; cached in cfg.cache_dir).
 """
 
 from __future__ import annotations
@@ -375,7 +375,6 @@ def _apiserver_argv(cfg: LabConfig) -> list[str]:
         f"--etcd-servers=http://127.0.0.1:{cfg.etcd_client_port}",
         "--bind-address=127.0.0.1",
         f"--secure-port={cfg.apiserver_port}",
-        "--insecure-port=0",
         # What the `kubernetes` Service points at: the cluster endpoint in the VPC.
         f"--advertise-address={cfg.eks_endpoint_ip}",
         f"--cert-dir={pki}",

@@ -85,7 +85,7 @@ def test_seed_topology(lab):
     assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
     assert cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"] == cfg.service_cidr
     assert cluster.get("remoteNetworkConfig") is None
-    assert cluster["version"] == cfg.kubernetes_version
+    assert cluster["version"] == cfg.cluster_kubernetes_version
 
 
 def test_vpc_routes(lab):

@@ -118,6 +118,14 @@ def test_kubectl_get_nodes(lab):
     assert "node/kubectl-probe" in out.split()
 
 
+def test_control_plane_is_the_pinned_release(lab):
+    """The API server is the real release of the pin, not Debian's 1.20: /version reports exactly the pin."""
+    with k8s.api_client(lab) as api:
+        info = client.VersionApi(api).get_code()
+    assert info.git_version == lab.real_kubernetes_version
+    assert f"{info.major}.{info.minor}" == lab.cluster_kubernetes_version
+
+
 def test_stop_leaves_nothing(lab):
     pids = k8s.status(lab)["pids"]
     assert all(pids.values()), pids
@@ -128,3 +136,4 @@ def test_stop_leaves_nothing(lab):
     st = k8s.status(lab)
     assert not st["running"] and not st["readyz"]
     k8s.stop(lab)  # idempotent
+

@@ -68,7 +68,7 @@ def _cluster(cfg: LabConfig, subnet_id: str, sg_id: str, eks_ca_pem: str | None,
     node_role_arn = f"arn:aws:iam::{cfg.account_id}:role/{cfg.cluster_name}-cloud-node"
     eks = client(cfg, "eks")
     cluster = eks.create_cluster(
-        name=cfg.cluster_name, version=cfg.kubernetes_version, roleArn=role_arn,
+        name=cfg.cluster_name, version=cfg.cluster_kubernetes_version, roleArn=role_arn,
         # Public and private at once can stop hybrid nodes joining (EKS user guide, hybrid-nodes-cluster-create).
         resourcesVpcConfig={"subnetIds": [subnet_id], "securityGroupIds": [sg_id], "endpointPublicAccess": False,
                             "endpointPrivateAccess": True},
