@@ -27,7 +27,7 @@ test -f "$installed/MANIFEST.json"
 # Nor a file that names the lab's code: its Python package (hnlab), labctl, its state and cache directories
 # (/var/lib/hybridnodes-lab, /var/cache/hybridnodes-lab), its environment variables (HNLAB_*). README.md, which also
 # tells developers how to run the lab, is the one exception.
-marked=$(cd "$installed" && grep -rlE 'hnlab|labctl|hybridnodes-lab|HNLAB_' . | sed 's|^\./||' | grep -vx 'README.md' || true)
+marked=$(grep -rlE 'hnlab|labctl|hybridnodes-lab|HNLAB_' "$installed" | sed "s|^$installed/||" | grep -vx 'README.md' || true)
 if [ -n "$marked" ]; then
   printf 'collection-check: shipped files name the lab (hnlab, labctl, hybridnodes-lab, HNLAB_); keep them out of the tarball or the lab out of them:\n%s\n' "$marked" >&2
   exit 1
