@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup test unit sanity lint collection-check lab-test \
+.PHONY: help setup test unit sanity lint changelog-lint collection-check lab-test \
         demo ee-context molecule molecule-all awx-slices-test lab-up lab-down lab-status lab-restart lab-scale-test \
         bench bench-quick clean
 
@@ -26,7 +26,7 @@ help: ## List the targets.
 setup: ## Build the development environment (idempotent).
 	@scripts/setup.sh
 
-test: setup ## The whole suite: unit, sanity, lint, the built collection, the lab tests.
+test: setup ## The whole suite: unit, sanity, lint, changelog lint, the built collection, the lab tests.
 	@scripts/run-tests.sh
 
 unit: setup ## Unit tests (ansible-test units).
@@ -37,6 +37,9 @@ sanity: setup ## ansible-test sanity, offline, with no ignore entries.
 
 lint: setup ## ansible-lint, production profile.
 	@$(BIN)/ansible-lint
+
+changelog-lint: setup ## antsibull-changelog lint of changelogs/fragments and changelogs/changelog.yaml.
+	@$(BIN)/antsibull-changelog lint && $(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 collection-check: setup ## Build the collection tarball, install it, render every module with ansible-doc.
 	@scripts/collection-check.sh

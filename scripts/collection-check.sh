@@ -12,12 +12,24 @@ mkdir -p "$out/dist" "$out/install"
 ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null
 tarball=$(ls "$out"/dist/hybridnodes-eks-*.tar.gz)
 echo "collection-check: built $tarball ($(du -h "$tarball" | cut -f1))"
+# No file of the lab, of what runs on it (Molecule scenarios, benchmarks), of the AWX playbooks (awx.awx is not a
+# dependency) or of the development tools: galaxy.yml's build_ignore keeps them out.
+unwanted=$(tar -tzf "$tarball" | grep -v '/$' \
+  | grep -E '^(benchmarks|molecule|scripts|\.ci|\.venv|build|tests/lab|tests/output|tests/unit/benchmarks|tests/unit/awx|inventories/lab|playbooks/awx)/' || true)
+if [ -n "$unwanted" ]; then
+  printf 'collection-check: the tarball carries lab, benchmark or development files (add them to build_ignore in galaxy.yml):\n%s\n' "$unwanted" >&2
+  exit 1
+fi
 # --no-deps: the dependencies come from the PyPI ansible package here.
 ANSIBLE_COLLECTIONS_PATH="$out/install" ansible-galaxy collection install --no-deps --force -p "$out/install" "$tarball" >/dev/null
 installed=$out/install/ansible_collections/hybridnodes/eks
 test -f "$installed/MANIFEST.json"
-if tar -tzf "$tarball" | grep -qE '^(tests/lab|\.venv|inventories/lab)/'; then
-  echo "collection-check: the tarball carries lab or local files" >&2
+# Nor a file that names the lab's code: its Python package (hnlab), labctl, its state and cache directories
+# (/var/lib/hybridnodes-lab, /var/cache/hybridnodes-lab), its environment variables (HNLAB_*). README.md, which also
+# tells developers how to run the lab, is the one exception.
+marked=$(grep -rlE 'hnlab|labctl|hybridnodes-lab|HNLAB_' "$installed" | sed "s|^$installed/||" | grep -vx 'README.md' || true)
+if [ -n "$marked" ]; then
+  printf 'collection-check: shipped files name the lab (hnlab, labctl, hybridnodes-lab, HNLAB_); keep them out of the tarball or the lab out of them:\n%s\n' "$marked" >&2
   exit 1
 fi
 site=$(python -c 'import ansible_collections, os; print(os.path.dirname([p for p in ansible_collections.__path__ if "site-packages" in p][0]))')

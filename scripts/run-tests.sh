@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite, in the order that fails fastest: unit tests, ansible-test
-# sanity, ansible-lint, the built collection, the tests against the lab, then
-# the default Molecule scenario (the whole site on a lab of its own).
+# sanity, ansible-lint, antsibull-changelog lint, the built collection, the
+# tests against the lab, then the default Molecule scenario (the whole site on
+# a lab of its own).
 # Each stage prints its own summary; the first failure stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,11 @@ scripts/ansible-test.sh sanity --venv --requirements --python 3.11 --color no
 
 stage "ansible-lint (production profile)"
 ansible-lint
+
+stage "changelog fragments (antsibull-changelog lint)"
+antsibull-changelog lint
+antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+echo "changelog: $(find changelogs/fragments -name '*.yml' | wc -l) fragments and changelogs/changelog.yaml pass antsibull-changelog lint"
 
 stage "collection build, install and ansible-doc"
 scripts/collection-check.sh

@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 import sys
 from types import SimpleNamespace
 
@@ -188,6 +189,43 @@ def test_rendering_shows_each_size_and_target():
     text, markdown = bench.render_text(result), bench.render_markdown(result)
     assert "20%" in text and "pipelining (re-run)" in text and "NOT MET" not in text
     assert markdown.count("| 5 |") == 2 and "| re-run wall <= 30% of the first run | MET | N=5: 20% |" in markdown
+
+
+def test_a_run_writes_one_results_file_and_no_copy(tmp_path):
+    result = {"date": "2026-01-01T00:00Z", "reuse": False, "sizes": {"5": {}, "20": {}}}
+    when = bench.datetime.datetime(2026, 1, 1, 12, 30, 5, tzinfo=bench.datetime.timezone.utc)
+    path = bench.write_results(result, tmp_path / "results", now=when)
+    assert path == tmp_path / "results" / "20260101-123005-5-20.json"
+    assert [p.name for p in (tmp_path / "results").iterdir()] == [path.name]
+    assert json.loads(path.read_text()) == result
+    reused = bench.write_results(dict(result, reuse=True, sizes={"3": {}}), tmp_path / "results",
+                                 now=when + bench.datetime.timedelta(seconds=1))
+    assert reused.name == "20260101-123006-3-reuse.json"
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [path.name, reused.name]
+
+
+def test_another_runs_results_file_is_never_overwritten(tmp_path):
+    when = bench.datetime.datetime(2026, 1, 1, 12, 30, 5, tzinfo=bench.datetime.timezone.utc)
+    first = bench.write_results({"sizes": {"5": {}}, "n": 1}, tmp_path, now=when)
+    with pytest.raises(FileExistsError):
+        bench.write_results({"sizes": {"5": {}}, "n": 2}, tmp_path, now=when)
+    assert json.loads(first.read_text())["n"] == 1
+
+
+def test_markdown_renders_a_results_file_without_a_lab(tmp_path, capsys):
+    result = {"date": "2026-01-01T00:00Z", "sizes": {"5": {"first": run(100, downloads=1), "rerun": run(20)}}}
+    result["targets"] = bench.evaluate_targets(result)
+    path = bench.write_results(result, tmp_path)
+    assert bench.main(["--markdown", str(path)]) == 0  # no root, no lab: it only reads the file
+    assert capsys.readouterr().out == bench.render_markdown(result)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_the_committed_results_are_one_file_per_run():
+    names = sorted(os.listdir(os.path.join(BENCH_DIR, "results")))
+    assert names and all(re.match(r"^[0-9]{8}-[0-9]{4,6}-[0-9-]+(-reuse)?\.json$", name) for name in names), names
+    texts = [open(os.path.join(BENCH_DIR, "results", name)).read() for name in names]
+    assert len(set(texts)) == len(texts)  # no copies of one run
 
 
 def fake_result(action, result, status_loop=None, host="edge01"):
