@@ -17,8 +17,10 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.hybridnodes.eks.plugins.modules import rolesanywhere_crl
 from ansible_collections.hybridnodes.eks.tests.unit.plugins.modules import test_rolesanywhere
-from ansible_collections.hybridnodes.eks.tests.unit.plugins.modules.test_rolesanywhere import (  # noqa: F401
-    ANCHOR_ARN, ANCHOR_ID, NOW, STUB_RETRIES)
+from ansible_collections.hybridnodes.eks.tests.unit.plugins.modules.test_rolesanywhere import ANCHOR_ARN, ANCHOR_ID, NOW
+
+# The attempts of amazon.aws' retry decorator in these tests (read by conftest.py), as in test_rolesanywhere.
+STUB_RETRIES = test_rolesanywhere.STUB_RETRIES
 
 OTHER_ANCHOR_ARN = "arn:aws:rolesanywhere:us-west-2:123456789012:trust-anchor/" + "9" * 36
 CRL_ID = "2a1b2c3d-4e5f-6789-abcd-ef0123456789"
