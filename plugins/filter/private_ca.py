@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """The operator's private CA of IAM Roles Anywhere, on the controller (documented in
-iam_ra_ca_problems.yml, iam_ra_renewal_reasons.yml, iam_ra_csr_problems.yml and
-iam_ra_ca_warnings.yml). The rules are module_utils.private_ca,
-which the module rolesanywhere_trust_anchor uses too."""
+iam_ra_ca_problems.yml, iam_ra_renewal_reasons.yml, iam_ra_csr_problems.yml,
+iam_ra_ca_warnings.yml and iam_ra_crl_problems.yml). The rules are module_utils.private_ca
+and module_utils.crl, which the modules rolesanywhere_trust_anchor and rolesanywhere_crl use too."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,7 +13,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import private_ca
+from ansible_collections.hybridnodes.eks.plugins.module_utils import crl, private_ca
 
 
 def iam_ra_ca_problems(path, key_path=None, label="The CA certificate", bundles=None):
@@ -55,6 +55,24 @@ def iam_ra_ca_warnings(path, label="The CA certificate"):
     return private_ca.ca_warnings(pem, "%s %s" % (label, path))
 
 
+def iam_ra_crl_problems(path, ca_path=None, label="The CRL"):
+    """Every reason why the file at path cannot be imported as the CRL of the CA at ca_path; empty when it can."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError, TypeError) as exc:
+        return ["%s %s cannot be read on the controller (%s); give the file of the CRL the operator's CA published "
+                "(hybrid_iam_ra_crl_path)." % (label, path, getattr(exc, "strerror", None) or exc)]
+    ca_pem = None
+    if ca_path:
+        try:
+            with open(ca_path, "rb") as handle:
+                ca_pem = handle.read()
+        except (IOError, OSError):
+            pass  # the CA's own check names that problem
+    return crl.problems(data, "%s %s" % (label, path), ca_pem)
+
+
 def iam_ra_csr_problems(csr_info, node_name):
     """Why the controller must not sign a node's certificate signing request (empty when it may)."""
     if not isinstance(csr_info, dict):
@@ -71,4 +89,5 @@ class FilterModule:
             "iam_ra_renewal_reasons": iam_ra_renewal_reasons,
             "iam_ra_csr_problems": iam_ra_csr_problems,
             "iam_ra_ca_warnings": iam_ra_ca_warnings,
+            "iam_ra_crl_problems": iam_ra_crl_problems,
         }

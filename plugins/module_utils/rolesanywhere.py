@@ -2,14 +2,15 @@
 # Copyright: hybridnodes.eks contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The flow IAM Roles Anywhere trust anchors and profiles share.
+"""The flow IAM Roles Anywhere trust anchors, profiles and CRLs share.
 
-Both are found by name in one paginated list call, deleted by ID, created with
+All are found by name in one paginated list call, deleted by ID, created with
 their tags, updated with only the fields that differ and enabled or disabled
 with a call of its own. The API names the calls and fields of both the same
 way (``list_trust_anchors``/``trustAnchors``, ``trustAnchorId``,
 ``CreateTrustAnchor``/``trustAnchor``): a ``Resource`` derives them from the
-noun ('trust anchor', 'profile'). The client comes from aws.aws_client().
+noun ('trust anchor', 'profile', 'crl'; a CRL is imported, not created:
+``ImportCrl``). The client comes from aws.aws_client().
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,14 +30,15 @@ SERVICE = "rolesanywhere"
 class Resource:
     """The API names of one kind of IAM Roles Anywhere resource, derived from its noun."""
 
-    def __init__(self, noun):
-        words = noun.split()
+    def __init__(self, noun, api_noun=None):
+        words = (api_noun or noun).split()                                  # the API's words, when the noun is not
         self.noun = noun                                                    # trust anchor
         self.plural = noun + "s"                                            # trust anchors
         self.snake = "_".join(words)                                        # trust_anchor
         self.pascal = "".join(word.capitalize() for word in words)          # TrustAnchor
         self.camel = words[0] + self.pascal[len(words[0]):]                 # trustAnchor
         self.id_key = self.camel + "Id"                                     # trustAnchorId
+        self.arn_key = self.camel + "Arn"                                   # trustAnchorArn
 
     def describe(self, name):
         return "IAM Roles Anywhere %s %s" % (self.noun, name)
@@ -44,6 +46,7 @@ class Resource:
 
 TRUST_ANCHOR = Resource("trust anchor")
 PROFILE = Resource("profile")
+CRL = Resource("CRL", api_noun="crl")
 
 
 def tag_list(tags):
@@ -86,15 +89,32 @@ def ensure_absent(module, client, kind, current, name):
     return current is not None, None
 
 
-def create(module, client, kind, name, fields, enabled, tags):
-    """Create the resource from ``fields`` (predicted in check mode). Returns (True, resource)."""
+def create(module, client, kind, name, fields, enabled, tags, verb="create"):
+    """Create (or ``verb``: 'import') the resource from ``fields`` (predicted in check mode). Returns (True, resource)."""
     predicted = dict(fields, name=name, enabled=enabled)
     if module.check_mode:
         return True, predicted
     request = dict(predicted)
     if tags:
         request["tags"] = tag_list(tags)
-    return True, call(module, client, kind, "create_" + kind.snake, "Create" + kind.pascal, name, **request)[kind.camel]
+    return True, call(module, client, kind, verb + "_" + kind.snake, verb.capitalize() + kind.pascal, name,
+                      **request)[kind.camel]
+
+
+def add_missing_tags(module, client, kind, current, name, tags):
+    """Tag ``current`` with the tags of ``tags`` it lacks or has another value of (others are left alone).
+
+    Returns whether a tag was missing (in check mode too, without the write)."""
+    if not tags:
+        return False
+    arn = current[kind.arn_key]
+    existing = call(module, client, kind, "list_tags_for_resource", "ListTagsForResource", name,
+                    resourceArn=arn).get("tags") or []
+    have = dict((tag["key"], tag["value"]) for tag in existing)
+    missing = [tag for tag in tag_list(tags) if have.get(tag["key"]) != tag["value"]]
+    if missing and not module.check_mode:
+        call(module, client, kind, "tag_resource", "TagResource", name, resourceArn=arn, tags=missing)
+    return bool(missing)
 
 
 def update_existing(module, client, kind, current, name, update, enabled):

@@ -179,17 +179,8 @@ def ensure_present(module, client, current):
         return rolesanywhere.create(module, client, TRUST_ANCHOR, name, {"source": source}, params["enabled"], tags)
     update = {} if same_source(current.get("source") or {}, source) else {"source": source}
     changed, after = rolesanywhere.update_existing(module, client, TRUST_ANCHOR, current, name, update, params["enabled"])
-    if tags:
-        existing = rolesanywhere.call(module, client, TRUST_ANCHOR, "list_tags_for_resource", "ListTagsForResource", name,
-                                      resourceArn=current["trustAnchorArn"]).get("tags") or []
-        have = dict((tag["key"], tag["value"]) for tag in existing)
-        missing = [tag for tag in rolesanywhere.tag_list(tags) if have.get(tag["key"]) != tag["value"]]
-        if missing:
-            changed = True
-            if not module.check_mode:
-                rolesanywhere.call(module, client, TRUST_ANCHOR, "tag_resource", "TagResource", name,
-                                   resourceArn=current["trustAnchorArn"], tags=missing)
-    return changed, after
+    tagged = rolesanywhere.add_missing_tags(module, client, TRUST_ANCHOR, current, name, tags)
+    return changed or tagged, after
 
 
 def main():

@@ -229,6 +229,10 @@ CASES = [
     Case("role-input-in-inventory", ("host_prep_swap_off='maybe' is refused by roles/host_prep/meta/argument_specs.yml",
                                      "Fix: Give host_prep_swap_off a value of type bool"),
          ["-e", "host_prep_swap_off=maybe"]),
+    Case("iam-ra-crl-state-typo", ("hybrid_iam_ra_crl_state='remove' (role aws_prerequisites's "
+                                   "aws_prerequisites_iam_ra_crl_state) is refused by roles/aws_prerequisites",
+                                   "Fix: Give hybrid_iam_ra_crl_state a value of type str"),
+         ev(hybrid_iam_ra_crl_state="remove")),
     # Wrong types for every role's argument spec, through the playbook that uses the role.
     Case("role-aws_prerequisites", ("aws_prerequisites_role_max_session_hours", "convert to int"),
          ["-e", "aws_prerequisites_role_max_session_hours=many"], playbook="playbooks/aws_prerequisites.yml"),

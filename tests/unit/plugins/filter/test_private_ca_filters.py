@@ -35,7 +35,8 @@ def write_ca(tmp_path):
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"iam_ra_ca_problems", "iam_ra_renewal_reasons", "iam_ra_csr_problems", "iam_ra_ca_warnings"}
+    assert set(FILTERS) == {"iam_ra_ca_problems", "iam_ra_renewal_reasons", "iam_ra_csr_problems", "iam_ra_ca_warnings",
+                            "iam_ra_crl_problems"}
 
 
 def test_a_private_ca_with_a_readable_key_passes(tmp_path):
@@ -56,3 +57,26 @@ def test_renewal_reasons_refuse_a_non_dict():
     with pytest.raises(AnsibleFilterError):
         FILTERS["iam_ra_renewal_reasons"]("text", "edge01")
     assert FILTERS["iam_ra_renewal_reasons"](None, "edge01") == ["no certificate yet"]
+
+
+def write_crl(tmp_path, ca_key_path, name="ca.crl"):
+    with open(ca_key_path, "rb") as handle:
+        key = serialization.load_pem_private_key(handle.read(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    made = (x509.CertificateRevocationListBuilder().issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab CA")]))
+            .last_update(now).next_update(now + datetime.timedelta(days=7)).sign(key, hashes.SHA256()))
+    (tmp_path / name).write_bytes(made.public_bytes(serialization.Encoding.DER))
+    return str(tmp_path / name)
+
+
+def test_crl_of_the_ca_passes_and_a_certificate_is_refused(tmp_path):
+    ca, key = write_ca(tmp_path)
+    assert FILTERS["iam_ra_crl_problems"](write_crl(tmp_path, key), ca_path=ca) == []
+    problems = FILTERS["iam_ra_crl_problems"](ca, ca_path=ca)
+    assert len(problems) == 1 and problems[0].startswith("The CRL %s holds PEM CERTIFICATE, not a CRL" % ca)
+
+
+def test_missing_crl_file_is_named(tmp_path):
+    problems = FILTERS["iam_ra_crl_problems"](str(tmp_path / "missing.crl"))
+    assert len(problems) == 1 and "cannot be read on the controller" in problems[0]
+    assert "hybrid_iam_ra_crl_path" in problems[0]

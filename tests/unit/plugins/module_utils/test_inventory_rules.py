@@ -369,3 +369,19 @@ def test_an_http_nodeadm_mirror_only_when_allowed():
     assert check(changed_cluster(hybrid_nodeadm_base_url="https://mirror.internal")) == []
     (problem,) = check(changed_cluster(**http))
     assert "is not https" in problem["message"] and "hybrid_nodeadm_allow_insecure_url" in problem["fix"]
+
+
+def test_crl_state_other_than_present_or_absent_is_refused_on_the_controller():
+    """hybrid_iam_ra_crl_state feeds aws_prerequisites_iam_ra_crl_state: a typo must not reach the role, where
+    anything but absent would quietly keep the CRL."""
+    assert ("aws_prerequisites", "aws_prerequisites_iam_ra_crl_state") in [
+        (role, option) for role, option, dummy in rules.role_inputs(ROLE_SPECS, ROLE_DEFAULTS)["hybrid_iam_ra_crl_state"]]
+    problems = check(changed_cluster(hybrid_iam_ra_crl_state="remove"), role_specs=ROLE_SPECS, role_defaults=ROLE_DEFAULTS)
+    assert [(item["code"], item["variable"]) for item in problems] == [("role-input", "hybrid_iam_ra_crl_state")]
+    # The words tests/lab/tests/test_reliability_bad_input.py (case iam-ra-crl-state-typo) expects from site.yml.
+    assert ("hybrid_iam_ra_crl_state='remove' (role aws_prerequisites's aws_prerequisites_iam_ra_crl_state) is refused "
+            "by roles/aws_prerequisites") in problems[0]["message"]
+    assert problems[0]["fix"].startswith("Give hybrid_iam_ra_crl_state a value of type str")
+    assert "present, absent" in problems[0]["fix"]
+    assert check(changed_cluster(hybrid_iam_ra_crl_state="absent", hybrid_iam_ra_crl_path="/pki/ca.crl"),
+                 role_specs=ROLE_SPECS, role_defaults=ROLE_DEFAULTS) == []
