@@ -18,9 +18,9 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, nodec
 from ansible_collections.hybridnodes.eks.plugins.modules import nodeadm_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-# Where the collection documents itself (README.md aside, which is edited separately).
+# Where the collection documents itself.
 DOC_GLOBS = ("plugins/**/*.py", "plugins/**/*.yml", "roles/*/meta/*.yml", "roles/*/defaults/*.yml",
-             "roles/*/tasks/*.yml", "playbooks/**/*.yml", "inventories/example/**/*.yml")
+             "roles/*/tasks/*.yml", "playbooks/**/*.yml", "inventories/example/**/*.yml", "README.md", "docs/*.md")
 WRONG = re.compile(r"nodeadm (still )?accepts it|nodeadm only (warns|shows)|remote node networks? joins|"
                    r"outside the remote node networks joins", re.IGNORECASE)
 
@@ -36,6 +36,7 @@ def test_the_doc_files_are_found():
     names = [os.path.relpath(path, ROOT) for path in doc_files()]
     assert "plugins/modules/nodeadm_config.py" in names and "plugins/filter/node_address_problems.yml" in names
     assert "roles/nodeadm/meta/argument_specs.yml" in names and "inventories/example/group_vars/all.yml" in names
+    assert "README.md" in names and "docs/troubleshooting.md" in names
 
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda path: os.path.relpath(path, ROOT))

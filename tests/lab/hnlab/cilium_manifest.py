@@ -1,7 +1,7 @@
 """The lab's rendered Cilium manifest, for roles/cilium with cilium_method=manifest.
 
 What `helm template` of the EKS Cilium chart gives with the hybrid values of
-the EKS user guide (reference/hybrid-nodes-facts.md), reduced to what the lab
+the EKS user guide (https://docs.aws.amazon.com/eks/latest/userguide/hybrid-nodes-cni.html), reduced to what the lab
 can hold: the lab has no helm binary and runs no pods, so the manifest is
 written here, at `labctl up`, into the state dir, and the lab inventory points
 cilium_manifest_path at it (with cilium_wait_rollout false: no pod ever rolls

@@ -1,5 +1,5 @@
 """Writes inventories/lab/hosts.yml for the running lab, in the inventory
-contract of DESIGN.md (cluster vars on `all`, pools as children of
+contract of docs/inventory.md (cluster vars on `all`, pools as children of
 `hybrid_nodes`, per-host vars), plus group `vpn_gateways` (vpngw) and a
 `lab` group whose vars are lab-only facts for tests (never used by roles).
 """
