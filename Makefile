@@ -56,7 +56,7 @@ molecule-all: setup ## Every Molecule scenario, one after the other (each on a l
 awx-slices-test: setup ## AWX job slicing on a lab of SLICE_HOSTS (9) edge hosts: 3 ansible-runner slices of join.yml at once.
 	@HNLAB_TEST_HOSTS=$(SLICE_HOSTS) scripts/lab-tests.sh tests/test_awx_slices.py tests/test_zz_lab_down.py
 
-ee-context: setup ## The execution environment's build context (ansible-builder create) in build/ee/context.
+ee-context: setup ## The execution environment's build context in build/ee/context (needs EE_BASE_IMAGE_SHA256).
 	@scripts/ee-context.sh
 
 lab-up: setup ## Start the lab with HOSTS edge hosts (default 3).

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 # What nodeadm reads, per consumer (internal/network/proxy_validator.go, v1.0.19).
 KUBELET_DROP_IN = "/etc/systemd/system/kubelet.service.d/http-proxy.conf"
@@ -70,6 +70,36 @@ def has_credentials(url):
     except ValueError:
         return False
     return bool(parts.username or parts.password)
+
+
+def proxy_environment(url, no_proxy_list=None, names=("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"),
+                      no_proxy_names=("NO_PROXY", "no_proxy")):
+    """The environment a program run by a module gets the proxy from, upper and lower case equal as nodeadm's
+    proxy-validation requires; empty without a proxy. Modules take the URL as a no_log option and hand this to
+    run_command(environ_update=...): a task's ``environment`` is shown at -vvv (the remote command line) and in the
+    remote process list, with whatever user:password the URL holds."""
+    if not url:
+        return {}
+    environment = dict.fromkeys(names, str(url))
+    if no_proxy_names:
+        value = no_proxy_list if isinstance(no_proxy_list, str) else ",".join(no_proxy_list or [])
+        environment.update(dict.fromkeys(no_proxy_names, value))
+    return environment
+
+
+def secret_parts(url):
+    """What of a proxy URL must not appear in a module's output, in every form a program may print it: the password as
+    written and percent-decoded, and user:password. Empty when the URL carries no password. (The whole URL is masked
+    by the module's no_log option already.)"""
+    try:
+        parts = urlsplit(str(url or ""))
+    except ValueError:
+        return set()
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    _user, colon, password = userinfo.partition(":")
+    if not colon or not password:
+        return set()
+    return {value for value in (password, unquote(password), userinfo, unquote(userinfo)) if value}
 
 
 def no_proxy(vpc_cidrs=None, service_cidr=None, remote_node_cidrs=None, remote_pod_cidrs=None, extra=None):

@@ -114,6 +114,24 @@ options:
     description: Seconds before the first retry.
     type: int
     default: 5
+  proxy:
+    description:
+      - The HTTP(S) proxy nodeadm reaches AWS and the package repositories through (C(hybrid_proxy)), such as
+        V(http://user:password@proxy.example.com:3128). nodeadm gets it as C(HTTP_PROXY), C(HTTPS_PROXY), C(http_proxy)
+        and C(https_proxy) in its own environment, upper and lower case equal as its C(proxy-validation) requires.
+      - Give it here, not as the task's C(environment), which Ansible shows at C(-vvv) and on the host's process list.
+        The module masks it, its password and C(user:password) in everything it returns (nodeadm's output included).
+      - Unset or empty, nodeadm runs with no proxy variables from the module.
+    type: str
+  no_proxy:
+    description:
+      - Destinations that bypass O(proxy), as C(NO_PROXY) and C(no_proxy) (equal) in nodeadm's environment; the same
+        list as the host's other consumers of the proxy (the filter hybridnodes.eks.no_proxy), or nodeadm's
+        C(proxy-validation) refuses them. A comma-separated string is split.
+      - Used only with O(proxy).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb. On a host
@@ -139,6 +157,14 @@ EXAMPLES = r"""
     state: upgraded
     kubernetes_version: "1.32"
     credential_provider: ssm
+
+- name: Join through a proxy that needs credentials (masked in the output, never in the task's environment)
+  hybridnodes.eks.nodeadm:
+    state: initialized
+    kubernetes_version: "1.31"
+    credential_provider: ssm
+    proxy: "{{ hybrid_proxy }}"
+    no_proxy: "{{ hybrid_vpc_cidrs | hybridnodes.eks.no_proxy(hybrid_service_cidr) }}"
 
 - name: Uninstall
   hybridnodes.eks.nodeadm:
@@ -205,7 +231,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm_plan, proxy
 from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
     INIT_PHASES,
     UPGRADE_PHASES,
@@ -296,6 +322,7 @@ def check_inputs(params):
         problems.append("retries=%d must be between 0 and %d" % (params["retries"], MAX_RETRIES))
     if params["retry_delay"] < 0:
         problems.append("retry_delay must not be negative")
+    problems += proxy.proxy_problems(params["proxy"], "proxy")  # never quotes the URL
     known = UPGRADE_PHASES if params["state"] == "upgraded" else INIT_PHASES
     unknown = [phase for phase in params["skip"] if phase not in known]
     if unknown:
@@ -339,6 +366,8 @@ def main():
             config_changed=dict(type="bool", default=False),
             retries=dict(type="int", default=2),
             retry_delay=dict(type="int", default=5),
+            proxy=dict(type="str", no_log=True),
+            no_proxy=dict(type="list", elements="str", default=[]),
         ),
         required_if=[
             ("state", "installed", ("kubernetes_version", "credential_provider")),
@@ -349,6 +378,8 @@ def main():
     )
     params = module.params
     mask_config_secrets(module, params["config_path"])
+    # The whole URL is masked by no_log; its password may also appear on its own, decoded, or as user:password.
+    module.no_log_values.update(proxy.secret_parts(params["proxy"]))
     problems = check_inputs(params)
     if params["state"] != "absent":
         source, problem = containerd_source_for(read_os_id(), params["containerd_source"])
@@ -360,7 +391,8 @@ def main():
         module.fail_json(msg="nodeadm: invalid options: " + "; ".join(problems), problems=problems)
 
     host = Host(module, params["binary"])
-    runner = NodeadmRunner(module, binary=params["binary"])
+    # Only nodeadm's own process gets the proxy (NodeadmRunner passes it to run_command's environ_update).
+    runner = NodeadmRunner(module, binary=params["binary"], environ=proxy.proxy_environment(params["proxy"], params["no_proxy"]))
     facts = host.facts()
     plan = nodeadm_plan.plan(facts, {
         "state": params["state"], "kubernetes_version": params["kubernetes_version"],

@@ -41,8 +41,15 @@ options:
     type: str
     default: auto
     choices: [auto, apt, dnf, yum]
+  proxy:
+    description:
+      - The HTTP(S) proxy the package manager reaches its repositories through (C(hybrid_proxy)), given to the refresh
+        command alone as C(http_proxy) and C(https_proxy).
+      - Give it here, not as the task's C(environment), which Ansible shows at C(-vvv) and on the host's process list;
+        the module masks it, its password and C(user:password) in everything it returns.
+    type: str
 notes:
-  - Supports check mode and diff mode (the index age before, refreshed after). Set a proxy with the task's C(environment) (C(http_proxy), C(https_proxy)).
+  - Supports check mode and diff mode (the index age before, refreshed after).
 """
 
 EXAMPLES = r"""
@@ -50,8 +57,7 @@ EXAMPLES = r"""
   hybridnodes.eks.package_index:
     max_age: 3600
     lock_timeout: 120
-  environment:
-    https_proxy: "{{ hybrid_proxy | default(omit) }}"
+    proxy: "{{ hybrid_proxy | default(omit) }}"
 """
 
 RETURN = r"""
@@ -91,6 +97,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import package_index as pi
+from ansible_collections.hybridnodes.eks.plugins.module_utils import proxy
 
 
 def _mtime(path):
@@ -165,11 +172,14 @@ def main():
             max_age=dict(type="int", default=3600),
             lock_timeout=dict(type="int", default=300),
             manager=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum"]),
+            proxy=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    problems = []
+    # The whole URL is masked by no_log; apt or dnf may print its password on its own, decoded, or as user:password.
+    module.no_log_values.update(proxy.secret_parts(params["proxy"]))
+    problems = proxy.proxy_problems(params["proxy"], "proxy")  # never quotes the URL
     if params["max_age"] < 0:
         problems.append("max_age must be 0 or more seconds, not %s." % params["max_age"])
     if params["lock_timeout"] < 0:
@@ -195,7 +205,9 @@ def main():
     if refresh and not module.check_mode:
         result["lock_wait"] = wait_for_locks(module, manager, params["lock_timeout"])
         argv = pi.refresh_argv(manager, binary)
-        rc, out, err = module.run_command(argv, environ_update={"DEBIAN_FRONTEND": "noninteractive"})
+        environment = dict(proxy.proxy_environment(params["proxy"], names=("http_proxy", "https_proxy"), no_proxy_names=()),
+                           DEBIAN_FRONTEND="noninteractive")
+        rc, out, err = module.run_command(argv, environ_update=environment)
         if rc != 0:
             module.fail_json(msg="Refreshing the %s package index failed (rc=%s): %s. Check the repositories and the "
                                  "proxy (hybrid_proxy) of this host." % (manager, rc, (err or out).strip()[-2000:]),

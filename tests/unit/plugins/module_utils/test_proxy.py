@@ -46,3 +46,25 @@ def test_one_no_proxy_list_in_order_without_duplicates():
     assert got == ["localhost", "127.0.0.1", "169.254.169.254", ".svc", ".cluster.local", "10.100.0.0/16",
                    "172.20.0.0/16", "10.200.0.0/24", "192.168.0.0/16", "registry.internal"]
     assert proxy.no_proxy([])[:3] == ["localhost", "127.0.0.1", "169.254.169.254"]
+
+
+def test_proxy_environment_upper_and_lower_case_equal_and_empty_without_a_proxy():
+    url = "http://u:p@proxy:3128"
+    assert proxy.proxy_environment(url, ["localhost", "10.0.0.0/16"]) == {
+        "HTTP_PROXY": url, "HTTPS_PROXY": url, "http_proxy": url, "https_proxy": url,
+        "NO_PROXY": "localhost,10.0.0.0/16", "no_proxy": "localhost,10.0.0.0/16"}
+    assert proxy.proxy_environment(url, "a,b")["no_proxy"] == "a,b"
+    assert proxy.proxy_environment(url, names=("https_proxy",), no_proxy_names=()) == {"https_proxy": url}
+    assert proxy.proxy_environment("", ["localhost"]) == {} and proxy.proxy_environment(None) == {}
+
+
+@pytest.mark.parametrize("url, secrets", [
+    ("http://user:p%40ss@proxy:3128", {"p%40ss", "p@ss", "user:p%40ss", "user:p@ss"}),
+    ("http://user:pw@proxy", {"pw", "user:pw"}),
+    ("http://user@proxy:3128", set()),
+    ("http://proxy:3128", set()),
+    ("", set()),
+    (None, set()),
+])
+def test_secret_parts_are_the_password_in_every_form(url, secrets):
+    assert proxy.secret_parts(url) == secrets

@@ -37,6 +37,7 @@ class FakeHost:
         self.active = False
         self.fail_init = None
         self.calls = []
+        self.environments = []  # (program, environ_update) of every call
 
     def install_state(self, version="1.31.7", provider="ssm", initialized=False):
         self.tracker.write_text("Artifacts:\n  Kubelet: true\n  Ssm: %s\n  IamRolesAnywhere: %s\n  Containerd: distro\n"
@@ -46,12 +47,25 @@ class FakeHost:
             self.kubeconfig.write_text("{}")
             self.active = True
 
+    def debug_prints(self, text):
+        """From now on `nodeadm debug` also prints ``text`` (as nodeadm prints its config and environment back)."""
+        original = self.nodeadm
+
+        def echoing(argv):
+            rc, out, err = original(argv)
+            if argv and argv[0] == "debug":
+                out += text
+            return rc, out, err
+
+        self.nodeadm = echoing
+
     def nodeadm_calls(self):
         return [call[1:] for call in self.calls if call[0] == str(self.binary)]
 
     def run_command(self, args, check_rc=False, environ_update=None, **_kwargs):
         assert isinstance(args, list) and check_rc is False
         self.calls.append(list(args))
+        self.environments.append((args[0], dict(environ_update or {})))
         if args[0] == str(self.kubelet):
             return (0, "Kubernetes v%s\n" % self.kubelet.read_text(), "") if self.kubelet.exists() else (127, "", "")
         if args[0] == "/bin/systemctl":
@@ -248,15 +262,7 @@ def test_nodeadm_output_never_carries_the_activation_code(capsys, host):
     host.config.write_text("apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  hybrid:\n    ssm:\n"
                            "      activationCode: %s\n      activationId: 8d4c6b1e-3f2a-4b5c-9d7e-0123456789ab\n" % code)
     host.fail_init = "cannot register with activation code %s" % code
-    original = host.nodeadm
-
-    def echoing(argv):
-        rc, out, err = original(argv)
-        if argv and argv[0] == "debug":
-            out += "config: {ssm: {activationCode: %s}}\n" % code
-        return rc, out, err
-
-    host.nodeadm = echoing
+    host.debug_prints("config: {ssm: {activationCode: %s}}\n" % code)
     result = run(capsys, host, retries=0)
     assert result["failed"] is True
     text = json.dumps(result)
@@ -314,3 +320,50 @@ def test_upgrade_only_phases_are_taken_for_upgrade_only(capsys, host):
     assert upgrade[upgrade.index("--skip") + 1] == "init-validation,pod-validation"
     refused = run(capsys, host, skip=["init-validation"])
     assert refused["failed"] is True and "unknown phases init-validation" in refused["msg"]
+
+
+# A proxy that needs credentials: the password holds a percent-encoded '@', so nodeadm may print it decoded.
+PROXY_PASSWORD = "Pr0xy%40Secret-7f3a"
+PROXY = "http://hn-user:%s@proxy.example.com:3128" % PROXY_PASSWORD
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def test_the_proxy_reaches_nodeadm_own_environment_upper_and_lower_case_equal(capsys, host):
+    result = run(capsys, host, proxy=PROXY, no_proxy="localhost,127.0.0.1,10.0.0.0/16")
+    assert result["changed"] is True, result
+    nodeadm = [env for program, env in host.environments if program == str(host.binary)]
+    assert len(nodeadm) == 3  # --version, install, init
+    for env in nodeadm:
+        assert {name: env[name] for name in PROXY_VARIABLES} == dict.fromkeys(PROXY_VARIABLES, PROXY)
+        assert env["NO_PROXY"] == env["no_proxy"] == "localhost,127.0.0.1,10.0.0.0/16"
+    # The kubelet and systemctl, asked for facts only, get none of it.
+    assert all(env == {} for program, env in host.environments if program != str(host.binary))
+
+
+def test_without_a_proxy_nodeadm_gets_no_proxy_variables(capsys, host):
+    run(capsys, host, no_proxy=["localhost"])
+    assert [env for _program, env in host.environments] and all(env == {} for _program, env in host.environments)
+
+
+def test_the_proxy_password_never_appears_in_what_the_module_returns(capsys, host):
+    """nodeadm printing the proxy back in every form (the URL, user:password, the password decoded): the result, its
+    message, nodeadm's output, nodeadm debug and the invocation carry none of them."""
+    host.install_state()
+    host.fail_init = "proxy %s refused; auth hn-user:%s; password %s" % (PROXY, PROXY_PASSWORD, "Pr0xy@Secret-7f3a")
+    host.debug_prints("HTTPS_PROXY=%s\n" % PROXY)
+    result = run(capsys, host, retries=0, proxy=PROXY, no_proxy="localhost")
+    assert result["failed"] is True and "nodeadm init exited 1" in result["msg"]
+    text = json.dumps(result)
+    for secret in (PROXY_PASSWORD, "Pr0xy@Secret-7f3a", "Secret-7f3a", PROXY):
+        assert secret not in text, secret
+    assert result["invocation"]["module_args"]["proxy"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert "********" in result["msg"] and "********" in result["debug"]
+    # The environment really carried it: the masking is of the output, not of what nodeadm got.
+    assert host.environments[-1][1]["HTTPS_PROXY"] == PROXY
+
+
+def test_a_proxy_that_is_not_a_url_is_refused_before_running_without_quoting_it(capsys, host):
+    result = run(capsys, host, proxy="socks5://hn-user:%s@proxy:1080" % PROXY_PASSWORD)
+    assert result["failed"] is True and "proxy must start with http:// or https://" in result["msg"]
+    assert PROXY_PASSWORD not in json.dumps(result)
+    assert host.calls == []
