@@ -152,11 +152,6 @@ target_security_group_id:
 
 import ipaddress
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -165,28 +160,18 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 PORT = eks_cluster.HTTPS_PORT
 
 
-def _aws_errors():
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
 def describe_cluster(module, eks):
     name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
+    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
 
 
 def describe_groups(module, ec2, group_ids):
-    try:
-        found = ec2.describe_security_groups(GroupIds=group_ids, aws_retry=True)["SecurityGroups"]
-    except _aws_errors() as exc:
-        fix = None
-        if aws.error_code(exc) == "InvalidGroup.NotFound":
-            fix = ("A security group EKS cluster %s reports does not exist (deleted outside EKS?); update the cluster's "
-                   "security groups (aws eks update-cluster-config --resources-vpc-config securityGroupIds=...)."
-                   % module.params["cluster_name"])
-        return aws.fail_aws(module, exc, "DescribeSecurityGroups", ", ".join(group_ids), service="ec2", fix=fix)
+    fix = aws.fix_when("InvalidGroup.NotFound", "A security group EKS cluster %s reports does not exist (deleted outside "
+                                                 "EKS?); update the cluster's security groups (aws eks "
+                                                 "update-cluster-config --resources-vpc-config securityGroupIds=...)."
+                       % module.params["cluster_name"])
+    found = aws.call(module, ec2, "describe_security_groups", ", ".join(group_ids), "ec2", fix=fix,
+                     GroupIds=group_ids)["SecurityGroups"]
     by_id = dict((group["GroupId"], group) for group in found)
     return [by_id.get(group_id, {"GroupId": group_id, "IpPermissions": []}) for group_id in group_ids]
 
@@ -324,12 +309,8 @@ def main():
         result["diff"] = dict(before=group_view(groups, cluster_group_id), after=result["security_groups"])
     if module.check_mode:
         module.exit_json(**result)
-    try:
-        ec2.authorize_security_group_ingress(
-            GroupId=target, IpPermissions=[permission_for(missing, node_cidrs)], aws_retry=True)
-    except _aws_errors() as exc:
-        aws.fail_aws(module, exc, "AuthorizeSecurityGroupIngress", "TCP 443 from %s to security group %s of EKS cluster %s"
-                     % (", ".join(missing), target, name), service="ec2")
+    aws.call(module, ec2, "authorize_security_group_ingress", "TCP 443 from %s to security group %s of EKS cluster %s"
+             % (", ".join(missing), target, name), "ec2", GroupId=target, IpPermissions=[permission_for(missing, node_cidrs)])
     module.exit_json(**result)
 
 

@@ -216,11 +216,6 @@ failed_requirements:
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -268,10 +263,7 @@ def requirement(name, ok, message, fix=""):
 
 def describe_cluster(module, eks):
     name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
+    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
 
 
 def list_addons(module, eks):
@@ -282,27 +274,18 @@ def list_addons(module, eks):
     VPC CNI is not compatible with hybrid nodes).
     """
     name = module.params["cluster_name"]
-    try:
-        return aws.paginate(eks, "list_addons", "addons", clusterName=name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if aws.error_code(exc) in aws.ACCESS_DENIED_CODES:
-            return None
-        return aws.fail_aws(module, exc, "ListAddons", "of EKS cluster %s" % name, service="eks")
+    return aws.list_all(module, eks, "list_addons", "addons", "of EKS cluster %s" % name, "eks",
+                        absent=aws.ACCESS_DENIED_CODES, clusterName=name)
 
 
 def nodegroups(module, eks):
     name = module.params["cluster_name"]
-    try:
-        names = aws.paginate(eks, "list_nodegroups", "nodegroups", clusterName=name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, "ListNodegroups", "of EKS cluster %s" % name, service="eks")
+    names = aws.list_all(module, eks, "list_nodegroups", "nodegroups", "of EKS cluster %s" % name, "eks",
+                         clusterName=name)
     groups = []
     for group_name in names:
-        try:
-            group = eks.describe_nodegroup(clusterName=name, nodegroupName=group_name, aws_retry=True)["nodegroup"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            return aws.fail_aws(module, exc, "DescribeNodegroup", "%s of EKS cluster %s" % (group_name, name),
-                                service="eks")
+        group = aws.call(module, eks, "describe_nodegroup", "%s of EKS cluster %s" % (group_name, name), "eks",
+                         clusterName=name, nodegroupName=group_name)["nodegroup"]
         groups.append({"name": group_name, "instance_types": list(group.get("instanceTypes") or []),
                        "disk_size": group.get("diskSize"), "status": group.get("status")})
     return groups

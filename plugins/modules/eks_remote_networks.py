@@ -153,11 +153,6 @@ problems:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -168,16 +163,9 @@ POLL_SECONDS = 5
 SERVICE_CIDR_NAME = "the cluster's service CIDR (kubernetesNetworkConfig.serviceIpv4Cidr)"
 
 
-def _aws_errors():
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
 def describe_cluster(module, eks):
     name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
+    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
 
 
 def remote_cidrs(cluster, key):
@@ -193,19 +181,13 @@ def cluster_vpc_cidrs(module, cluster):
     ec2 = aws.aws_client(module, "ec2")
     vpc_ids = [vpc_config["vpcId"]] if vpc_config.get("vpcId") else []
     if not vpc_ids and vpc_config.get("subnetIds"):
-        try:
-            subnets = ec2.describe_subnets(SubnetIds=vpc_config["subnetIds"], aws_retry=True)["Subnets"]
-        except _aws_errors() as exc:
-            return aws.fail_aws(module, exc, "DescribeSubnets", "of EKS cluster %s" % name, service="ec2",
-                                fix="Grant ec2:DescribeSubnets, or set vpc_cidrs.")
+        subnets = aws.call(module, ec2, "describe_subnets", "of EKS cluster %s" % name, "ec2",
+                           fix="Grant ec2:DescribeSubnets, or set vpc_cidrs.", SubnetIds=vpc_config["subnetIds"])["Subnets"]
         vpc_ids = sorted(set(subnet["VpcId"] for subnet in subnets))
     if not vpc_ids:
         module.fail_json(msg="EKS cluster %s reports no VPC (resourcesVpcConfig); set vpc_cidrs to its VPC CIDRs." % name)
-    try:
-        vpcs = ec2.describe_vpcs(VpcIds=vpc_ids, aws_retry=True)["Vpcs"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeVpcs", "%s of EKS cluster %s" % (", ".join(vpc_ids), name),
-                            service="ec2")
+    vpcs = aws.call(module, ec2, "describe_vpcs", "%s of EKS cluster %s" % (", ".join(vpc_ids), name), "ec2",
+                    VpcIds=vpc_ids)["Vpcs"]
     found = []
     for vpc in vpcs:
         associations = vpc.get("CidrBlockAssociationSet") or []
@@ -241,11 +223,8 @@ def wait_for_update(module, eks, update):
     name = module.params["cluster_name"]
     deadline = time.monotonic() + module.params["wait_timeout"]
     while True:
-        try:
-            update = eks.describe_update(name=name, updateId=update["id"], aws_retry=True)["update"]
-        except _aws_errors() as exc:
-            return aws.fail_aws(module, exc, "DescribeUpdate", "%s of EKS cluster %s" % (update["id"], name),
-                                service="eks")
+        update = aws.call(module, eks, "describe_update", "%s of EKS cluster %s" % (update["id"], name), "eks",
+                          name=name, updateId=update["id"])["update"]
         status = update.get("status")
         if status == "Successful":
             return update
@@ -336,10 +315,8 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
 
-    try:
-        update = eks.update_cluster_config(name=name, remoteNetworkConfig=config_dict(nodes, pods), aws_retry=True)["update"]
-    except _aws_errors() as exc:
-        aws.fail_aws(module, exc, "UpdateClusterConfig", "remote networks of EKS cluster %s" % name, service="eks")
+    update = aws.call(module, eks, "update_cluster_config", "remote networks of EKS cluster %s" % name, "eks",
+                      name=name, remoteNetworkConfig=config_dict(nodes, pods))["update"]
     if params["wait"] and update.get("status") != "Successful":
         update = wait_for_update(module, eks, update)
     result["update"] = _short(update)

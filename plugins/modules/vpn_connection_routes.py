@@ -205,11 +205,6 @@ health:
       sample: []
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -218,18 +213,11 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
 GONE = ("deleting", "deleted")
 
 
-def _fail(module, exc, operation, resource):
-    return aws.fail_aws(module, exc, operation, resource, service="ec2")
-
-
 def read_connection(module, client, vpn_id):
-    try:
-        found = client.describe_vpn_connections(VpnConnectionIds=[vpn_id], aws_retry=True)["VpnConnections"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) == "InvalidVpnConnectionID.NotFound":
-            fix = "Check vpn_connection_id and the region against 'aws ec2 describe-vpn-connections'."
-        return aws.fail_aws(module, exc, "DescribeVpnConnections", "VPN connection %s" % vpn_id, service="ec2", fix=fix)
+    fix = aws.fix_when("InvalidVpnConnectionID.NotFound",
+                       "Check vpn_connection_id and the region against 'aws ec2 describe-vpn-connections'.")
+    found = aws.call(module, client, "describe_vpn_connections", "VPN connection %s" % vpn_id, "ec2", fix=fix,
+                     VpnConnectionIds=[vpn_id])["VpnConnections"]
     if not found:
         module.fail_json(msg="VPN connection %s not found; check vpn_connection_id and the region against "
                              "'aws ec2 describe-vpn-connections'." % vpn_id)
@@ -269,27 +257,20 @@ def ensure_static(module, client, vpn_id, plan):
     if module.check_mode or module.params["report_only"]:
         return
     for cidr in plan["created"]:
-        try:
-            client.create_vpn_connection_route(VpnConnectionId=vpn_id, DestinationCidrBlock=cidr, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, "CreateVpnConnectionRoute", "route %s of VPN connection %s" % (cidr, vpn_id))
+        aws.call(module, client, "create_vpn_connection_route", "route %s of VPN connection %s" % (cidr, vpn_id), "ec2",
+                 VpnConnectionId=vpn_id, DestinationCidrBlock=cidr)
     for cidr in plan["deleted"]:
-        try:
-            client.delete_vpn_connection_route(VpnConnectionId=vpn_id, DestinationCidrBlock=cidr, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            if aws.error_code(exc) != "InvalidRoute.NotFound":
-                _fail(module, exc, "DeleteVpnConnectionRoute", "route %s of VPN connection %s" % (cidr, vpn_id))
+        aws.call(module, client, "delete_vpn_connection_route", "route %s of VPN connection %s" % (cidr, vpn_id), "ec2",
+                 absent=("InvalidRoute.NotFound",), VpnConnectionId=vpn_id, DestinationCidrBlock=cidr)
 
 
 def plan_propagation(module, client, vgw_id, route_table_ids):
     result = {"vpn_gateway_id": vgw_id, "enabled": [], "unchanged": []}
     if not route_table_ids:
         return result
-    try:
-        tables = aws.paginate(client, "describe_route_tables", "RouteTables",
-                              Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return _fail(module, exc, "DescribeRouteTables", "route tables %s" % ", ".join(route_table_ids))
+    tables = aws.list_all(module, client, "describe_route_tables", "RouteTables",
+                          "route tables %s" % ", ".join(route_table_ids), "ec2",
+                          Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
     by_id = dict((table["RouteTableId"], table) for table in tables)
     missing = [rt_id for rt_id in route_table_ids if rt_id not in by_id]
     if missing:
@@ -305,23 +286,18 @@ def ensure_propagation(module, client, plan):
     if module.check_mode or module.params["report_only"]:
         return
     for rt_id in plan["enabled"]:
-        try:
-            client.enable_vgw_route_propagation(GatewayId=plan["vpn_gateway_id"], RouteTableId=rt_id, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, "EnableVgwRoutePropagation",
-                  "propagation of %s into route table %s" % (plan["vpn_gateway_id"], rt_id))
+        aws.call(module, client, "enable_vgw_route_propagation",
+                 "propagation of %s into route table %s" % (plan["vpn_gateway_id"], rt_id), "ec2",
+                 GatewayId=plan["vpn_gateway_id"], RouteTableId=rt_id)
 
 
 def plan_tgw(module, client, table_id, attachment_id, cidrs):
     result = {"create": [], "replace": [], "unchanged": []}
     if not table_id:
         return result
-    try:
-        found = client.search_transit_gateway_routes(
-            TransitGatewayRouteTableId=table_id, aws_retry=True,
-            Filters=[{"Name": "route-search.exact-match", "Values": list(cidrs)}])["Routes"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return _fail(module, exc, "SearchTransitGatewayRoutes", "transit gateway route table %s" % table_id)
+    found = aws.call(module, client, "search_transit_gateway_routes", "transit gateway route table %s" % table_id, "ec2",
+                     TransitGatewayRouteTableId=table_id,
+                     Filters=[{"Name": "route-search.exact-match", "Values": list(cidrs)}])["Routes"]
     current = {}
     for item in found:
         if item.get("State") in GONE:
@@ -341,14 +317,12 @@ def plan_tgw(module, client, table_id, attachment_id, cidrs):
 def ensure_tgw(module, client, table_id, attachment_id, plan):
     if module.check_mode or module.params["report_only"]:
         return
-    calls = [("CreateTransitGatewayRoute", client.create_transit_gateway_route, cidr) for cidr in plan["create"]]
-    calls += [("ReplaceTransitGatewayRoute", client.replace_transit_gateway_route, item["cidr"]) for item in plan["replace"]]
-    for operation, call, cidr in calls:
-        try:
-            call(TransitGatewayRouteTableId=table_id, DestinationCidrBlock=cidr,
-                 TransitGatewayAttachmentId=attachment_id, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, operation, "route %s -> %s in transit gateway route table %s" % (cidr, attachment_id, table_id))
+    calls = [("create_transit_gateway_route", cidr) for cidr in plan["create"]]
+    calls += [("replace_transit_gateway_route", item["cidr"]) for item in plan["replace"]]
+    for method, cidr in calls:
+        aws.call(module, client, method, "route %s -> %s in transit gateway route table %s" % (cidr, attachment_id, table_id),
+                 "ec2", TransitGatewayRouteTableId=table_id, DestinationCidrBlock=cidr,
+                 TransitGatewayAttachmentId=attachment_id)
 
 
 def main():
