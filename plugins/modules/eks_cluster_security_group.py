@@ -160,11 +160,6 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 PORT = eks_cluster.HTTPS_PORT
 
 
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
-
-
 def describe_groups(module, ec2, group_ids):
     fix = aws.fix_when("InvalidGroup.NotFound", "A security group EKS cluster %s reports does not exist (deleted outside "
                                                  "EKS?); update the cluster's security groups (aws eks "
@@ -178,10 +173,6 @@ def describe_groups(module, ec2, group_ids):
 
 def canonical(value):
     return str(ipaddress.ip_network(u"%s" % value, strict=False))
-
-
-def remote_cidrs(cluster, key):
-    return [c for item in (cluster.get("remoteNetworkConfig") or {}).get(key) or [] for c in item.get("cidrs") or []]
 
 
 def https_cidrs(group):
@@ -248,11 +239,11 @@ def main():
                                  "10.200.0.0/24." % value)
 
     eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
+    cluster = eks_cluster.read_cluster(module, eks, name)
     if params["remote_node_cidrs"] is None:
-        node_cidrs = remote_cidrs(cluster, "remoteNodeNetworks")
+        node_cidrs = eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks")
     if params["remote_pod_cidrs"] is None:
-        pod_cidrs = remote_cidrs(cluster, "remotePodNetworks")
+        pod_cidrs = eks_cluster.remote_cidrs(cluster, "remotePodNetworks")
     # Canonical spelling (10.200.0.7/24 -> 10.200.0.0/24): EC2 stores and returns rules that way.
     node_cidrs = [canonical(value) for value in node_cidrs]
     pod_cidrs = [canonical(value) for value in pod_cidrs]

@@ -261,11 +261,6 @@ def requirement(name, ok, message, fix=""):
     return {"name": name, "ok": ok, "message": message, "fix": "" if ok else fix}
 
 
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
-
-
 def list_addons(module, eks):
     """The add-on names (information only), or None when listing them is not permitted.
 
@@ -293,7 +288,6 @@ def nodegroups(module, eks):
 
 def summary(cluster):
     network = cluster.get("kubernetesNetworkConfig") or {}
-    remote = cluster.get("remoteNetworkConfig") or {}
     vpc = cluster.get("resourcesVpcConfig") or {}
     return {
         "name": cluster.get("name"),
@@ -309,8 +303,8 @@ def summary(cluster):
         "endpoint_private_access": bool(vpc.get("endpointPrivateAccess")),
         "cluster_security_group_id": vpc.get("clusterSecurityGroupId") or None,
         "security_group_ids": list(vpc.get("securityGroupIds") or []),
-        "remote_node_cidrs": [c for item in remote.get("remoteNodeNetworks") or [] for c in item.get("cidrs") or []],
-        "remote_pod_cidrs": [c for item in remote.get("remotePodNetworks") or [] for c in item.get("cidrs") or []],
+        "remote_node_cidrs": eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks"),
+        "remote_pod_cidrs": eks_cluster.remote_cidrs(cluster, "remotePodNetworks"),
     }
 
 
@@ -383,7 +377,7 @@ def main():
                              "such as t3.xlarge or m5.xlarge." % params["min_worker_instance_type"])
 
     eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
+    cluster = eks_cluster.read_cluster(module, eks, params["cluster_name"])
     info = summary(cluster)
     info["addons"] = list_addons(module, eks)
     requirements = check_cluster(info, params["kubernetes_version"])

@@ -158,20 +158,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 POLL_SECONDS = 5
 SERVICE_CIDR_NAME = "the cluster's service CIDR (kubernetesNetworkConfig.serviceIpv4Cidr)"
-
-
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    return aws.call(module, eks, "describe_cluster", "EKS cluster %s" % name, "eks", name=name)["cluster"]
-
-
-def remote_cidrs(cluster, key):
-    """Every CIDR of remoteNetworkConfig[key] (EKS keeps one item; all are read to be safe)."""
-    items = (cluster.get("remoteNetworkConfig") or {}).get(key) or []
-    return [value for item in items for value in (item.get("cidrs") or [])]
 
 
 def cluster_vpc_cidrs(module, cluster):
@@ -270,9 +260,9 @@ def main():
     wanted_pods = params["remote_pod_cidrs"] or []
 
     eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
-    current_nodes = remote_cidrs(cluster, "remoteNodeNetworks")
-    current_pods = remote_cidrs(cluster, "remotePodNetworks")
+    cluster = eks_cluster.read_cluster(module, eks, name)
+    current_nodes = eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks")
+    current_pods = eks_cluster.remote_cidrs(cluster, "remotePodNetworks")
     service_cidr = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
     vpc_cidrs = params["vpc_cidrs"] if params["vpc_cidrs"] is not None else cluster_vpc_cidrs(module, cluster)
 

@@ -186,6 +186,7 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 # botocore's SSM model (ssm/2014-11-06/service-2.json, CreateActivationRequest): ExpirationDate "up to 30 days in
@@ -254,11 +255,9 @@ def cluster_arn(module):
     params = module.params
     if params["cluster_arn"]:
         return params["cluster_arn"]
-    fix = aws.fix_when("ResourceNotFoundException", "The cluster is not in region %s, and the activation must be in the "
-                                                     "cluster's region: set region (hybrid_region) to the cluster's "
-                                                     "region, or check cluster_name." % module.region)
-    return aws.call(module, aws.aws_client(module, "eks"), "describe_cluster", "EKS cluster %s" % params["cluster_name"],
-                    "eks", fix=fix, name=params["cluster_name"])["cluster"]["arn"]
+    fix = ("The cluster is not in region %s, and the activation must be in the cluster's region: set region "
+           "(hybrid_region) to the cluster's region, or check cluster_name." % module.region)
+    return eks_cluster.read_cluster(module, aws.aws_client(module, "eks"), params["cluster_name"], fix)["arn"]
 
 
 def ensure_present(module, arn):

@@ -131,6 +131,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 
@@ -139,10 +140,8 @@ def cluster_arn(module):
     params = module.params
     if params["cluster_arn"] or not params["cluster_name"]:
         return params["cluster_arn"]
-    fix = aws.fix_when("ResourceNotFoundException", "Check cluster_name and region (the cluster must be in region %s), "
-                                                     "or give cluster_arn." % module.region)
-    return aws.call(module, aws.aws_client(module, "eks"), "describe_cluster", "EKS cluster %s" % params["cluster_name"],
-                    "eks", fix=fix, name=params["cluster_name"])["cluster"]["arn"]
+    fix = "Check cluster_name and region (the cluster must be in region %s), or give cluster_arn." % module.region
+    return eks_cluster.read_cluster(module, aws.aws_client(module, "eks"), params["cluster_name"], fix)["arn"]
 
 
 def read_instances(module, client, arn):
