@@ -241,7 +241,7 @@ def _short(update):
     return dict((key, update[key]) for key in ("id", "status", "type") if key in update)
 
 
-def main():
+def build_module():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),
         remote_node_cidrs=dict(type="list", elements="str", required=True),
@@ -254,62 +254,80 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     if cidr.netaddr is None:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=cidr.NETADDR_IMPORT_ERROR)
+    return module
+
+
+def read_state(module, eks):
+    """The cluster's remote networks, service CIDR and VPC CIDRs (vpc_cidrs when given)."""
     params = module.params
-    name = params["cluster_name"]
-    wanted_nodes = params["remote_node_cidrs"] or []
-    wanted_pods = params["remote_pod_cidrs"] or []
+    cluster = eks_cluster.read_cluster(module, eks, params["cluster_name"])
+    return {"nodes": eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks"),
+            "pods": eks_cluster.remote_cidrs(cluster, "remotePodNetworks"),
+            "service_cidr": (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr"),
+            "vpc_cidrs": params["vpc_cidrs"] if params["vpc_cidrs"] is not None else cluster_vpc_cidrs(module, cluster)}
 
-    eks = aws.aws_client(module, "eks")
-    cluster = eks_cluster.read_cluster(module, eks, name)
-    current_nodes = eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks")
-    current_pods = eks_cluster.remote_cidrs(cluster, "remotePodNetworks")
-    service_cidr = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
-    vpc_cidrs = params["vpc_cidrs"] if params["vpc_cidrs"] is not None else cluster_vpc_cidrs(module, cluster)
 
+def check_plan(module, state):
+    """Fail, changing nothing, when the wanted networks break a rule of EKS Hybrid Nodes."""
+    params = module.params
     problems = cidr.check_network_plan(
-        vpc_cidrs=vpc_cidrs, service_cidr=service_cidr, remote_node_cidrs=wanted_nodes, remote_pod_cidrs=wanted_pods,
+        vpc_cidrs=state["vpc_cidrs"], service_cidr=state["service_cidr"], remote_node_cidrs=params["remote_node_cidrs"] or [],
+        remote_pod_cidrs=params["remote_pod_cidrs"] or [],
         names={"vpc": "vpc_cidrs", "service": SERVICE_CIDR_NAME, "node": "remote_node_cidrs", "pod": "remote_pod_cidrs"})
     if problems:
         module.fail_json(
             msg="The remote networks for EKS cluster %s break %d rule(s) of EKS Hybrid Nodes; nothing was changed:\n%s"
-                % (name, len(problems), cidr.format_problems(problems)),
+                % (params["cluster_name"], len(problems), cidr.format_problems(problems)),
             problems=problems)
 
-    before = {"remote_node_cidrs": list(current_nodes), "remote_pod_cidrs": list(current_pods)}
-    nodes, pods = normalized(wanted_nodes), normalized(wanted_pods)
-    after = {"remote_node_cidrs": nodes, "remote_pod_cidrs": pods}
-    result = dict(changed=False, update={}, problems=[], remote_network_config=returned_config(current_nodes, current_pods))
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
 
-    if cidr.same_cidr_sets(current_nodes, nodes) and cidr.same_cidr_sets(current_pods, pods):
-        module.exit_json(**result)
+def check_removal(module, state, nodes, pods):
+    """Refuse to drop remote networks unless allow_removal is set."""
+    dropped_pods = [value for value in state["pods"] if not any(cidr.same_cidr_sets([value], [v]) for v in pods)]
+    dropped = [value for value in state["nodes"] if not any(cidr.same_cidr_sets([value], [v]) for v in nodes)]
+    if not (dropped or dropped_pods) or module.params["allow_removal"]:
+        return
+    parts = []
+    if dropped:
+        parts.append("remote node networks %s (hybrid nodes with addresses there would lose their connection "
+                     "to the control plane)" % ", ".join(dropped))
+    if dropped_pods:
+        parts.append("remote pod networks %s (pods there would become unreachable from the control plane, "
+                     "webhooks included)" % ", ".join(dropped_pods))
+    module.fail_json(
+        msg="Refusing to drop %s from EKS cluster %s. Move or remove what uses them first and set "
+            "allow_removal=true, or keep them in remote_node_cidrs/remote_pod_cidrs." % (
+                " and ".join(parts), module.params["cluster_name"]),
+        dropped_remote_node_cidrs=dropped, dropped_remote_pod_cidrs=dropped_pods, problems=[])
 
-    dropped_pods = [value for value in current_pods if not any(cidr.same_cidr_sets([value], [v]) for v in pods)]
-    dropped = [value for value in current_nodes if not any(cidr.same_cidr_sets([value], [v]) for v in nodes)]
-    if (dropped or dropped_pods) and not params["allow_removal"]:
-        parts = []
-        if dropped:
-            parts.append("remote node networks %s (hybrid nodes with addresses there would lose their connection "
-                         "to the control plane)" % ", ".join(dropped))
-        if dropped_pods:
-            parts.append("remote pod networks %s (pods there would become unreachable from the control plane, "
-                         "webhooks included)" % ", ".join(dropped_pods))
-        module.fail_json(
-            msg="Refusing to drop %s from EKS cluster %s. Move or remove what uses them first and set "
-                "allow_removal=true, or keep them in remote_node_cidrs/remote_pod_cidrs." % (" and ".join(parts), name),
-            dropped_remote_node_cidrs=dropped, dropped_remote_pod_cidrs=dropped_pods, problems=[])
 
-    result["changed"] = True
-    result["remote_network_config"] = returned_config(nodes, pods)
-    if module.check_mode:
-        module.exit_json(**result)
-
+def apply_update(module, eks, nodes, pods):
+    """UpdateClusterConfig, then (with wait) the update's end."""
+    name = module.params["cluster_name"]
     update = aws.call(module, eks, "update_cluster_config", "remote networks of EKS cluster %s" % name, "eks",
                       name=name, remoteNetworkConfig=config_dict(nodes, pods))["update"]
-    if params["wait"] and update.get("status") != "Successful":
+    if module.params["wait"] and update.get("status") != "Successful":
         update = wait_for_update(module, eks, update)
-    result["update"] = _short(update)
+    return update
+
+
+def main():
+    module = build_module()
+    params = module.params
+    eks = aws.aws_client(module, "eks")
+    state = read_state(module, eks)
+    check_plan(module, state)
+    nodes, pods = normalized(params["remote_node_cidrs"] or []), normalized(params["remote_pod_cidrs"] or [])
+    result = dict(changed=False, update={}, problems=[], remote_network_config=returned_config(state["nodes"], state["pods"]))
+    if module._diff:
+        result["diff"] = dict(before={"remote_node_cidrs": list(state["nodes"]), "remote_pod_cidrs": list(state["pods"])},
+                              after={"remote_node_cidrs": nodes, "remote_pod_cidrs": pods})
+    if cidr.same_cidr_sets(state["nodes"], nodes) and cidr.same_cidr_sets(state["pods"], pods):
+        module.exit_json(**result)
+    check_removal(module, state, nodes, pods)
+    result.update(changed=True, remote_network_config=returned_config(nodes, pods))
+    if not module.check_mode:
+        result["update"] = _short(apply_update(module, eks, nodes, pods))
     module.exit_json(**result)
 
 
