@@ -305,7 +305,7 @@ def report_missing(module, state, result):
     module.fail_json(msg="%s Fix: %s" % (result["problem"]["message"], result["problem"]["fix"]), **result)
 
 
-def plan_authorization(module, state, result):
+def authorization_target(module, state, result):
     """The security group to add the rules to, and the result once they are added."""
     name, group_ids = module.params["cluster_name"], state["group_ids"]
     target = module.params["security_group_id"] or state["cluster_group_id"]
@@ -340,7 +340,7 @@ def main():
     report_unchecked(module, state, result)
     if not module.params["authorize"]:
         report_missing(module, state, result)
-    target = plan_authorization(module, state, result)
+    target = authorization_target(module, state, result)
     if not module.check_mode:
         apply_authorization(module, state, target)
     module.exit_json(**result)
