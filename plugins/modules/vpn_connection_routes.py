@@ -304,21 +304,32 @@ def read_cidrs(module):
     return cidrs
 
 
-def plan_changes(module, client, cidrs):
-    """Read the connection, the route tables and the transit gateway routes; plan every write (or fail)."""
+def read_state(module, client, cidrs):
+    """The connection (failing when the options cannot apply to it), the route tables to propagate into and the
+    transit gateway routes of ``cidrs``."""
     params = module.params
-    vpn_id, table_id = params["vpn_connection_id"], params["transit_gateway_route_table_id"]
+    vpn_id = params["vpn_connection_id"]
     connection = read_connection(module, client, vpn_id)
     fail_unless_none(module, vpn_plan.connection_problems(connection, vpn_id, params["report_only"],
                                                           params["propagate_route_table_ids"]))
-    propagation, missing = vpn_plan.plan_propagation(read_route_tables(module, client, params["propagate_route_table_ids"]),
-                                                     connection.get("VpnGatewayId"), params["propagate_route_table_ids"])
+    return {"connection": connection,
+            "route_tables": read_route_tables(module, client, params["propagate_route_table_ids"]),
+            "tgw_routes": read_tgw_routes(module, client, params["transit_gateway_route_table_id"], cidrs)}
+
+
+def checked_plan(module, state, cidrs):
+    """Every write the options ask for, from what was read; fails, changing nothing, on a problem."""
+    params = module.params
+    connection = state["connection"]
+    propagation, missing = vpn_plan.plan_propagation(state["route_tables"], connection.get("VpnGatewayId"),
+                                                     params["propagate_route_table_ids"])
     if missing:
         module.fail_json(msg="Nothing was changed: route table(s) %s not found; check propagate_route_table_ids and the "
                              "region against 'aws ec2 describe-route-tables'." % ", ".join(missing))
-    tgw = vpn_plan.plan_tgw(read_tgw_routes(module, client, table_id, cidrs), params["transit_gateway_attachment_id"], cidrs)
+    tgw = vpn_plan.plan_tgw(state["tgw_routes"], params["transit_gateway_attachment_id"], cidrs)
     if not params["replace_existing"] and not params["report_only"]:
-        fail_unless_none(module, vpn_plan.takeover_problems(tgw, table_id), transit_gateway_routes=tgw)
+        fail_unless_none(module, vpn_plan.takeover_problems(tgw, params["transit_gateway_route_table_id"]),
+                         transit_gateway_routes=tgw)
     return {"health": vpn_plan.health(connection), "routes": vpn_plan.plan_static(connection, cidrs, params["purge"]),
             "propagation": propagation, "transit_gateway_routes": tgw}
 
@@ -352,7 +363,7 @@ def main():
     module = build_module()
     cidrs = read_cidrs(module)
     client = aws.aws_client(module, "ec2")
-    plan = plan_changes(module, client, cidrs)
+    plan = checked_plan(module, read_state(module, client, cidrs), cidrs)
     apply_plan(module, client, plan)
     report(module, plan, cidrs)
 
