@@ -161,10 +161,10 @@ PORT = eks_cluster.HTTPS_PORT
 
 
 def describe_groups(module, ec2, group_ids):
-    fix = aws.fix_when("InvalidGroup.NotFound", "A security group EKS cluster %s reports does not exist (deleted outside "
-                                                 "EKS?); update the cluster's security groups (aws eks "
-                                                 "update-cluster-config --resources-vpc-config securityGroupIds=...)."
-                       % module.params["cluster_name"])
+    advice = ("A security group EKS cluster %s reports does not exist (deleted outside EKS?); update the cluster's "
+              "security groups (aws eks update-cluster-config --resources-vpc-config securityGroupIds=...)."
+              % module.params["cluster_name"])
+    fix = aws.fix_when("InvalidGroup.NotFound", advice)
     found = aws.call(module, ec2, "describe_security_groups", ", ".join(group_ids), "ec2", fix=fix,
                      GroupIds=group_ids)["SecurityGroups"]
     by_id = dict((group["GroupId"], group) for group in found)
