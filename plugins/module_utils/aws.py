@@ -2,13 +2,18 @@
 # Copyright: hybridnodes.eks contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS access shared by the collection's AWS modules.
+"""AWS access shared by the collection's AWS modules: the one wrapper of every AWS call.
 
 Built on amazon.aws: modules are ``AnsibleAWSModule`` instances (which bring
 the region, credential and ``endpoint_url`` options; ``endpoint_url`` is how
 the lab and other emulators are reached), clients come with amazon.aws'
 jittered backoff, and failures go through ``fail_json_aws`` with a message
 that names the operation, the resource and what to do about it.
+
+Modules call AWS only through ``call`` (one request) and ``list_all`` (every
+page of a list call): both retry, and both turn botocore's ClientError and
+BotoCoreError into the collection's message. This is the only module that
+catches those exceptions; ``paginate`` raises ``AWSPagingError`` instead.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +21,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+
+try:
+    import botocore.exceptions
+    AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing library before any call.
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -79,6 +90,22 @@ def hint_for(exception, service, operation):
     return ""
 
 
+def operation_words(operation):
+    """'CreateRoute' -> 'create route', the words a message says the operation with."""
+    return " ".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", operation)) or operation
+
+
+def operation_name(method):
+    """The botocore operation of a client method: 'describe_vpn_connections' -> 'DescribeVpnConnections'."""
+    return "".join(word.capitalize() for word in method.split("_"))
+
+
+def fix_when(codes, advice):
+    """A ``fix`` for call()/list_all(): ``advice`` when the AWS error code is one of ``codes``, else none."""
+    codes = (codes,) if isinstance(codes, str) else tuple(codes)
+    return lambda exception: advice if error_code(exception) in codes else None
+
+
 def fail_aws(module, exception, operation, resource, service=None, fix=None):
     """Fail with 'Failed to <operation> <resource>: <AWS message>. <fix>'.
 
@@ -86,12 +113,30 @@ def fail_aws(module, exception, operation, resource, service=None, fix=None):
     the message ('create route'); ``service`` lets the message name the exact
     IAM permission on AccessDenied.
     """
-    words = " ".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", operation)) or operation
     advice = fix or (hint_for(exception, service, operation) if service else "")
-    message = "Failed to %s %s" % (words, resource)
+    message = "Failed to %s %s" % (operation_words(operation), resource)
     if advice:
         message = "%s. %s" % (message, advice)
     module.fail_json_aws(exception, msg=message)
+
+
+class AWSPagingError(RuntimeError):
+    """A paginated list call that failed: on a page (``cause``: the botocore error) or by never ending.
+
+    ``method`` is the client method, ``operation`` its botocore name, ``page`` the 1-based page that failed
+    (or the first page not read, when the pages did not end within the bound).
+    """
+
+    def __init__(self, method, page, cause=None, max_pages=None):
+        self.method = method
+        self.operation = operation_name(method)
+        self.page = page
+        self.cause = cause
+        if cause is None:
+            text = "%s returned more than %d pages; stopped." % (method, max_pages)
+        else:
+            text = "%s failed on page %d: %s" % (method, page, cause)
+        super(AWSPagingError, self).__init__(text)
 
 
 def paginate(client, operation, result_key, max_pages=1000, **kwargs):
@@ -101,22 +146,64 @@ def paginate(client, operation, result_key, max_pages=1000, **kwargs):
     walked here: the token is ``NextToken`` or ``nextToken``, as the service
     names it. The loop is bounded (``max_pages``) so that an endpoint that
     keeps returning tokens cannot hold a run forever. ``client`` comes from
-    aws_client().
+    aws_client(); ``operation`` is the client method. Any failure raises
+    AWSPagingError.
     """
-    call = getattr(client, operation)
+    call_page = getattr(client, operation)
     items = []
     token_param, token = None, None
-    for _count in range(max_pages):
+    for count in range(max_pages):
         params = dict(kwargs)
         if token:
             params[token_param] = token
-        page = call(aws_retry=True, **params)
+        try:
+            page = call_page(aws_retry=True, **params)
+        except AWS_ERRORS as exc:
+            raise AWSPagingError(operation, count + 1, cause=exc)
         items.extend(page.get(result_key, []))
         token_param = "NextToken" if page.get("NextToken") else "nextToken"
         token = page.get(token_param)
         if not token:
             return items
-    raise RuntimeError("%s returned more than %d pages; stopped." % (operation, max_pages))
+    raise AWSPagingError(operation, max_pages + 1, max_pages=max_pages)
+
+
+def _failed(module, exception, operation, resource, service, fix, absent):
+    """None when the error code is one of ``absent``; otherwise fail with the collection's message."""
+    if error_code(exception) in absent:
+        return None
+    advice = fix(exception) if callable(fix) else fix
+    return fail_aws(module, exception, operation, resource, service=service, fix=advice)
+
+
+def call(module, client, method, resource, service, fix=None, absent=(), **kwargs):
+    """``client.<method>(**kwargs)`` under the retry policy, or the module fails naming ``resource``.
+
+    ``service`` lets the message name the IAM action on AccessDenied; ``fix`` is the advice (a string, or a
+    function of the exception returning one or None, see fix_when); an error whose code is in ``absent``
+    (the thing is not there, which the caller handles) returns None.
+    """
+    try:
+        return getattr(client, method)(aws_retry=True, **kwargs)
+    except AWS_ERRORS as exc:
+        return _failed(module, exc, operation_name(method), resource, service, fix, absent)
+
+
+def list_all(module, client, method, result_key, resource, service, fix=None, absent=(), overflow_resource=None,
+             **kwargs):
+    """Every item of a paginated ``client.<method>``; a failure fails like call() does (``absent``: None).
+
+    A failure past the first page says which page; pages that never end fail with
+    'Failed to <operation> <overflow_resource or resource>: ...'.
+    """
+    try:
+        return paginate(client, method, result_key, **kwargs)
+    except AWSPagingError as exc:
+        if exc.cause is None:
+            return module.fail_json(msg="Failed to %s %s: %s" % (
+                operation_words(exc.operation), overflow_resource or resource, exc))
+        where = resource if exc.page == 1 else "%s (page %d)" % (resource, exc.page)
+        return _failed(module, exc.cause, exc.operation, where, service, fix, absent)
 
 
 def exit_with_diff(module, changed, key, view, before, after, diff_view=None):

@@ -2,7 +2,10 @@
 # Copyright: hybridnodes.eks contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Rules of EKS Hybrid Nodes about the cluster itself, as pure functions.
+"""Rules of EKS Hybrid Nodes about the cluster itself, as pure functions, and the one reader of the cluster.
+
+- read_cluster: the only DescribeCluster call of the collection (through the aws wrapper).
+- remote_cidrs: the CIDRs of the cluster's remote node or pod networks.
 
 - kubelet_version_problem: the hybrid nodes' Kubernetes version against the control plane's
   (the Kubernetes version-skew policy, as nodeadm's kubelet-version-skew validation applies it).
@@ -18,6 +21,8 @@ __metaclass__ = type
 
 import ipaddress
 import re
+
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 # https://kubernetes.io/releases/version-skew-policy/#kubelet : "kubelet must not be newer than
 # kube-apiserver"; "kubelet may be up to three minor versions older than kube-apiserver (kubelet < 1.25 may
@@ -36,6 +41,23 @@ _VERSION = re.compile(r"^v?(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.(?P<patch>[0
 # (pods to the API server when the CNI does not NAT them), on the group passed at cluster creation.
 HTTPS_PORT = 443
 _TCP = ("tcp", "6", "-1")
+
+
+def read_cluster(module, client, name, not_found_fix=None):
+    """The cluster ``name`` as DescribeCluster returns it (boto3 shape), or the module fails naming it.
+
+    ``client`` is an eks client from aws.aws_client(); ``not_found_fix`` is the advice when the cluster does
+    not exist (in this region).
+    """
+    fix = aws.fix_when("ResourceNotFoundException", not_found_fix) if not_found_fix else None
+    return aws.call(module, client, "describe_cluster", "EKS cluster %s" % name, "eks", fix=fix, name=name)["cluster"]
+
+
+def remote_cidrs(cluster, key):
+    """Every CIDR of remoteNetworkConfig[key] ('remoteNodeNetworks', 'remotePodNetworks'); EKS keeps one item,
+    all are read to be safe."""
+    items = (cluster.get("remoteNetworkConfig") or {}).get(key) or []
+    return [value for item in items for value in (item.get("cidrs") or [])]
 
 
 def parse_version(value):

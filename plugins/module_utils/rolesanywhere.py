@@ -17,11 +17,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 SERVICE = "rolesanywhere"
@@ -54,23 +49,17 @@ def tag_list(tags):
     return [{"key": key, "value": str(value)} for key, value in sorted((tags or {}).items())]
 
 
-def call(module, client, kind, method, operation, label, **kwargs):
+def call(module, client, kind, method, label, **kwargs):
     """client.<method>(**kwargs), retried; a failure names the operation and the resource (its name: ``label``)."""
-    try:
-        return getattr(client, method)(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, operation, kind.describe(label), service=SERVICE)
+    return aws.call(module, client, method, kind.describe(label), SERVICE, **kwargs)
 
 
 def find_by_name(module, client, kind, name):
     """The one resource of that name, or None; fails when the name is taken more than once."""
-    try:
-        found = [item for item in aws.paginate(client, "list_" + kind.snake + "s", kind.camel + "s")
-                 if item.get("name") == name]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        aws.fail_aws(module, exc, "List" + kind.pascal + "s", "(looking for %s %s)" % (kind.noun, name), service=SERVICE)
-    except RuntimeError as exc:
-        module.fail_json(msg="Failed to list %s (looking for %s): %s" % (kind.plural, name, exc))
+    listed = aws.list_all(module, client, "list_" + kind.snake + "s", kind.camel + "s",
+                          "(looking for %s %s)" % (kind.noun, name), SERVICE,
+                          overflow_resource="(looking for %s)" % name)
+    found = [item for item in listed if item.get("name") == name]
     if len(found) > 1:
         module.fail_json(msg="%d IAM Roles Anywhere %s are named %s; delete the extra ones (IDs %s) or choose "
                              "another name." % (len(found), kind.plural, name,
@@ -81,11 +70,8 @@ def find_by_name(module, client, kind, name):
 def ensure_absent(module, client, kind, current, name):
     """Delete ``current`` (unless in check mode); one already gone counts as deleted. Returns (changed, None)."""
     if current is not None and not module.check_mode:
-        try:
-            getattr(client, "delete_" + kind.snake)(aws_retry=True, **{kind.id_key: current[kind.id_key]})
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            if aws.error_code(exc) != "ResourceNotFoundException":
-                aws.fail_aws(module, exc, "Delete" + kind.pascal, kind.describe(name), service=SERVICE)
+        aws.call(module, client, "delete_" + kind.snake, kind.describe(name), SERVICE,
+                 absent=("ResourceNotFoundException",), **{kind.id_key: current[kind.id_key]})
     return current is not None, None
 
 
@@ -97,7 +83,7 @@ def create(module, client, kind, name, fields, enabled, tags, verb="create"):
     request = dict(predicted)
     if tags:
         request["tags"] = tag_list(tags)
-    return True, call(module, client, kind, verb + "_" + kind.snake, verb.capitalize() + kind.pascal, name,
+    return True, call(module, client, kind, verb + "_" + kind.snake, name,
                       **request)[kind.camel]
 
 
@@ -108,12 +94,12 @@ def add_missing_tags(module, client, kind, current, name, tags):
     if not tags:
         return False
     arn = current[kind.arn_key]
-    existing = call(module, client, kind, "list_tags_for_resource", "ListTagsForResource", name,
+    existing = call(module, client, kind, "list_tags_for_resource", name,
                     resourceArn=arn).get("tags") or []
     have = dict((tag["key"], tag["value"]) for tag in existing)
     missing = [tag for tag in tag_list(tags) if have.get(tag["key"]) != tag["value"]]
     if missing and not module.check_mode:
-        call(module, client, kind, "tag_resource", "TagResource", name, resourceArn=arn, tags=missing)
+        call(module, client, kind, "tag_resource", name, resourceArn=arn, tags=missing)
     return bool(missing)
 
 
@@ -126,13 +112,13 @@ def update_existing(module, client, kind, current, name, update, enabled):
         changed = True
         after.update(update)
         if not module.check_mode:
-            after = call(module, client, kind, "update_" + kind.snake, "Update" + kind.pascal, name,
+            after = call(module, client, kind, "update_" + kind.snake, name,
                          **dict(resource_id, **update))[kind.camel]
     if bool(current.get("enabled")) != enabled:
         changed = True
         after["enabled"] = enabled
         if not module.check_mode:
             verb = "enable" if enabled else "disable"
-            after = call(module, client, kind, verb + "_" + kind.snake, verb.capitalize() + kind.pascal, name,
+            after = call(module, client, kind, verb + "_" + kind.snake, name,
                          **resource_id)[kind.camel]
     return changed, after

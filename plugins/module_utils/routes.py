@@ -538,3 +538,28 @@ def file_mode(stack):
     if stack == "ifupdown":
         return 0o755
     return 0o600 if stack == "netplan" else 0o644
+
+
+def plan_route_set(params, state):
+    """The kernel changes, the routes recorded and the file's new text of the static_route module (no I/O).
+
+    ``params`` are the module's options; ``state`` what it read: ``kernel`` (parse_ip_routes), ``dev``,
+    ``stack``, ``path`` and ``before_text`` (the persistent file, or None)."""
+    present, by_routes, dev = params["state"] == "present", params["routes"] is not None, state["dev"]
+    managed = parse_persistent(state["stack"], state["before_text"]) if state["path"] else []
+    if not present:
+        desired = []
+    elif by_routes:
+        desired = desired_from_routes(params["routes"], dev)
+    else:
+        desired = desired_routes(params["destinations"], params["gateway"], dev)
+    change = plan(desired, state["kernel"], managed, params["purge_within"] if present else None)
+    problem = None
+    if by_routes and present and not params["allow_mass_removal"]:
+        problem = mass_removal_problem(managed, change, params["max_removal_percent"])
+    recorded = sorted(desired + [dict(r, dev=dev) for r in change["retain"]], key=lambda r: network(r["dst"]))
+    after_text = render(state["stack"], dev, recorded, params["route_set"]) if state["path"] else None
+    file_changed = bool(state["path"]) and after_text != state["before_text"]
+    return {"managed": managed, "change": change, "problem": problem, "recorded": recorded, "after_text": after_text,
+            "file_changed": file_changed,
+            "changed": bool(change["replace"] or change["delete"] or file_changed)}

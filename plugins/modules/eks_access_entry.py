@@ -156,17 +156,14 @@ access_entry:
       sample: {"team": "platform"}
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 
 TYPES = ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX"]
+AUTHENTICATION_MODE_FIX = ("Access entries need the cluster's authentication mode to be API or API_AND_CONFIG_MAP; "
+                           "change it with update_cluster_config (accessConfig.authenticationMode=API_AND_CONFIG_MAP).")
 
 
 def _resource(params):
@@ -176,13 +173,10 @@ def _resource(params):
 def read_entry(module, client):
     """The current access entry (boto3 shape), or None when there is none."""
     params = module.params
-    try:
-        return client.describe_access_entry(
-            clusterName=params["cluster_name"], principalArn=params["principal_arn"], aws_retry=True)["accessEntry"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if aws.error_code(exc) == "ResourceNotFoundException":
-            return None
-        return aws.fail_aws(module, exc, "DescribeAccessEntry", _resource(params), service="eks")
+    found = aws.call(module, client, "describe_access_entry", _resource(params), "eks",
+                     absent=("ResourceNotFoundException",),
+                     clusterName=params["cluster_name"], principalArn=params["principal_arn"])
+    return found["accessEntry"] if found else None
 
 
 def comparable(entry):
@@ -207,12 +201,9 @@ def ensure_absent(module, client, current):
     if current is None:
         return False, None
     if not module.check_mode:
-        try:
-            client.delete_access_entry(clusterName=module.params["cluster_name"],
-                                       principalArn=module.params["principal_arn"], aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            if aws.error_code(exc) != "ResourceNotFoundException":
-                aws.fail_aws(module, exc, "DeleteAccessEntry", _resource(module.params), service="eks")
+        aws.call(module, client, "delete_access_entry", _resource(module.params), "eks",
+                 absent=("ResourceNotFoundException",),
+                 clusterName=module.params["cluster_name"], principalArn=module.params["principal_arn"])
     return True, None
 
 
@@ -232,14 +223,9 @@ def ensure_created(module, client):
         if params["username"]:
             predicted["username"] = params["username"]
         return True, predicted
-    try:
-        return True, client.create_access_entry(aws_retry=True, **request)["accessEntry"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) == "InvalidRequestException":
-            fix = ("Access entries need the cluster's authentication mode to be API or API_AND_CONFIG_MAP; "
-                   "change it with update_cluster_config (accessConfig.authenticationMode=API_AND_CONFIG_MAP).")
-        return aws.fail_aws(module, exc, "CreateAccessEntry", _resource(params), service="eks", fix=fix)
+    fix = aws.fix_when("InvalidRequestException", AUTHENTICATION_MODE_FIX)
+    return True, aws.call(module, client, "create_access_entry", _resource(params), "eks", fix=fix,
+                          **request)["accessEntry"]
 
 
 def ensure_updated(module, client, current):
@@ -257,22 +243,17 @@ def ensure_updated(module, client, current):
         changed = True
         result.update(update)
         if not module.check_mode:
-            try:
-                result = client.update_access_entry(clusterName=params["cluster_name"],
-                                                    principalArn=params["principal_arn"], aws_retry=True,
-                                                    **update)["accessEntry"]
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                aws.fail_aws(module, exc, "UpdateAccessEntry", _resource(params), service="eks")
+            result = aws.call(module, client, "update_access_entry", _resource(params), "eks",
+                              clusterName=params["cluster_name"], principalArn=params["principal_arn"],
+                              **update)["accessEntry"]
     current_tags = dict(current.get("tags") or {})
     missing_tags = dict((key, value) for key, value in (params["tags"] or {}).items() if current_tags.get(key) != value)
     if missing_tags:
         changed = True
         result["tags"] = dict(current_tags, **missing_tags)
         if not module.check_mode:
-            try:
-                client.tag_resource(resourceArn=current["accessEntryArn"], tags=missing_tags, aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                aws.fail_aws(module, exc, "TagResource", _resource(params), service="eks")
+            aws.call(module, client, "tag_resource", _resource(params), "eks",
+                     resourceArn=current["accessEntryArn"], tags=missing_tags)
     return changed, result
 
 

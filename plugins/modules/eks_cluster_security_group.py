@@ -152,11 +152,6 @@ target_security_group_id:
 
 import ipaddress
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -165,38 +160,19 @@ from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 PORT = eks_cluster.HTTPS_PORT
 
 
-def _aws_errors():
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
-
-
 def describe_groups(module, ec2, group_ids):
-    try:
-        found = ec2.describe_security_groups(GroupIds=group_ids, aws_retry=True)["SecurityGroups"]
-    except _aws_errors() as exc:
-        fix = None
-        if aws.error_code(exc) == "InvalidGroup.NotFound":
-            fix = ("A security group EKS cluster %s reports does not exist (deleted outside EKS?); update the cluster's "
-                   "security groups (aws eks update-cluster-config --resources-vpc-config securityGroupIds=...)."
-                   % module.params["cluster_name"])
-        return aws.fail_aws(module, exc, "DescribeSecurityGroups", ", ".join(group_ids), service="ec2", fix=fix)
+    advice = ("A security group EKS cluster %s reports does not exist (deleted outside EKS?); update the cluster's "
+              "security groups (aws eks update-cluster-config --resources-vpc-config securityGroupIds=...)."
+              % module.params["cluster_name"])
+    fix = aws.fix_when("InvalidGroup.NotFound", advice)
+    found = aws.call(module, ec2, "describe_security_groups", ", ".join(group_ids), "ec2", fix=fix,
+                     GroupIds=group_ids)["SecurityGroups"]
     by_id = dict((group["GroupId"], group) for group in found)
     return [by_id.get(group_id, {"GroupId": group_id, "IpPermissions": []}) for group_id in group_ids]
 
 
 def canonical(value):
     return str(ipaddress.ip_network(u"%s" % value, strict=False))
-
-
-def remote_cidrs(cluster, key):
-    return [c for item in (cluster.get("remoteNetworkConfig") or {}).get(key) or [] for c in item.get("cidrs") or []]
 
 
 def https_cidrs(group):
@@ -239,7 +215,7 @@ def permission_for(cidrs, node_cidrs):
                           % ("node" if value in node_cidrs else "pod")} for value in cidrs]}
 
 
-def main():
+def build_module():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),
         remote_node_cidrs=dict(type="list", elements="str"),
@@ -248,13 +224,11 @@ def main():
         security_group_id=dict(type="str"),
         fail_on_missing=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    name = params["cluster_name"]
+    return AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
-    node_cidrs = list(params["remote_node_cidrs"] or [])
-    pod_cidrs = list(params["remote_pod_cidrs"] or [])
-    for value in node_cidrs + pod_cidrs:
+
+def check_inputs(module):
+    for value in list(module.params["remote_node_cidrs"] or []) + list(module.params["remote_pod_cidrs"] or []):
         try:
             if ipaddress.ip_network(u"%s" % value, strict=False).version != 4:
                 raise ValueError("not IPv4")
@@ -262,12 +236,15 @@ def main():
             module.fail_json(msg="%r is not an IPv4 CIDR; remote_node_cidrs and remote_pod_cidrs take CIDRs such as "
                                  "10.200.0.0/24." % value)
 
-    eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
+
+def wanted_cidrs(params, cluster):
+    """(node CIDRs, every required CIDR): the options', or the cluster's remote networks where an option is unset."""
+    node_cidrs = list(params["remote_node_cidrs"] or [])
+    pod_cidrs = list(params["remote_pod_cidrs"] or [])
     if params["remote_node_cidrs"] is None:
-        node_cidrs = remote_cidrs(cluster, "remoteNodeNetworks")
+        node_cidrs = eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks")
     if params["remote_pod_cidrs"] is None:
-        pod_cidrs = remote_cidrs(cluster, "remotePodNetworks")
+        pod_cidrs = eks_cluster.remote_cidrs(cluster, "remotePodNetworks")
     # Canonical spelling (10.200.0.7/24 -> 10.200.0.0/24): EC2 stores and returns rules that way.
     node_cidrs = [canonical(value) for value in node_cidrs]
     pod_cidrs = [canonical(value) for value in pod_cidrs]
@@ -275,61 +252,97 @@ def main():
     for value in node_cidrs + pod_cidrs:
         if value not in required:
             required.append(value)
+    return node_cidrs, required
 
+
+def cluster_group_ids(cluster):
+    """(the cluster security group or None, every security group of the cluster: that one first)."""
     vpc = cluster.get("resourcesVpcConfig") or {}
     cluster_group_id = vpc.get("clusterSecurityGroupId") or None
     group_ids = []
     for group_id in [cluster_group_id] + list(vpc.get("securityGroupIds") or []):
         if group_id and group_id not in group_ids:
             group_ids.append(group_id)
+    return cluster_group_id, group_ids
 
-    result = dict(changed=False, cluster_security_group_id=cluster_group_id, security_groups=[],
-                  required_cidrs=required, missing_cidrs=[], added_cidrs=[], target_security_group_id=None,
-                  problem=None)
+
+def read_state(module):
+    """The cluster's security groups and the CIDRs that must reach TCP 443, with the ec2 client for the write."""
+    name = module.params["cluster_name"]
+    cluster = eks_cluster.read_cluster(module, aws.aws_client(module, "eks"), name)
+    node_cidrs, required = wanted_cidrs(module.params, cluster)
+    cluster_group_id, group_ids = cluster_group_ids(cluster)
     ec2 = aws.aws_client(module, "ec2") if group_ids else None
     groups = describe_groups(module, ec2, group_ids) if group_ids else []
-    result["security_groups"] = group_view(groups, cluster_group_id)
-    missing = eks_cluster.uncovered_cidrs(groups, required, PORT)
-    result["missing_cidrs"] = missing
+    return {"ec2": ec2, "node_cidrs": node_cidrs, "required": required, "cluster_group_id": cluster_group_id,
+            "group_ids": group_ids, "groups": groups, "missing": eks_cluster.uncovered_cidrs(groups, required, PORT)}
 
-    if cluster_group_id is None:
+
+def report_unchecked(module, state, result):
+    """Exit when there is no cluster security group to check or nothing is missing."""
+    name, missing = module.params["cluster_name"], state["missing"]
+    if state["cluster_group_id"] is None:
         module.warn("EKS cluster %s reports no cluster security group (resourcesVpcConfig.clusterSecurityGroupId), so "
                     "TCP 443 from the hybrid nodes was not checked%s. Make sure the security groups of the cluster's "
                     "network interfaces admit TCP 443 from %s." % (
                         name, "" if not missing else " (its additional groups lack %s)" % ", ".join(missing),
-                        ", ".join(required) or "the remote node and pod networks"))
+                        ", ".join(state["required"]) or "the remote node and pod networks"))
         module.exit_json(**result)
-
     if not missing:
         if module._diff:
             result["diff"] = dict(before=result["security_groups"], after=result["security_groups"])
         module.exit_json(**result)
 
-    if not params["authorize"]:
-        result["problem"] = missing_problem(name, group_ids, params["security_group_id"] or cluster_group_id,
-                                            missing, node_cidrs)
-        if not params["fail_on_missing"]:
-            module.exit_json(**result)
-        module.fail_json(msg="%s Fix: %s" % (result["problem"]["message"], result["problem"]["fix"]), **result)
 
-    target = params["security_group_id"] or cluster_group_id
+def report_missing(module, state, result):
+    """Without authorize: report (or fail on) the missing rules."""
+    params = module.params
+    result["problem"] = missing_problem(params["cluster_name"], state["group_ids"],
+                                        params["security_group_id"] or state["cluster_group_id"],
+                                        state["missing"], state["node_cidrs"])
+    if not params["fail_on_missing"]:
+        module.exit_json(**result)
+    module.fail_json(msg="%s Fix: %s" % (result["problem"]["message"], result["problem"]["fix"]), **result)
+
+
+def authorization_target(module, state, result):
+    """The security group to add the rules to, and the result once they are added."""
+    name, group_ids = module.params["cluster_name"], state["group_ids"]
+    target = module.params["security_group_id"] or state["cluster_group_id"]
     if target not in group_ids:
         module.fail_json(msg="security_group_id %s is not a security group of EKS cluster %s (%s); name one of them, "
                              "or omit it to use the cluster security group." % (target, name, ", ".join(group_ids)),
                          **result)
-    after = with_added(groups, target, missing)
-    result.update(changed=True, added_cidrs=missing, target_security_group_id=target, missing_cidrs=[],
-                  security_groups=group_view(after, cluster_group_id))
+    after = with_added(state["groups"], target, state["missing"])
+    result.update(changed=True, added_cidrs=state["missing"], target_security_group_id=target, missing_cidrs=[],
+                  security_groups=group_view(after, state["cluster_group_id"]))
     if module._diff:
-        result["diff"] = dict(before=group_view(groups, cluster_group_id), after=result["security_groups"])
-    if module.check_mode:
-        module.exit_json(**result)
-    try:
-        ec2.authorize_security_group_ingress(
-            GroupId=target, IpPermissions=[permission_for(missing, node_cidrs)], aws_retry=True)
-    except _aws_errors() as exc:
-        aws.fail_aws(module, exc, "AuthorizeSecurityGroupIngress", "TCP 443 from %s to security group %s of EKS cluster %s"
-                     % (", ".join(missing), target, name), service="ec2")
+        result["diff"] = dict(before=group_view(state["groups"], state["cluster_group_id"]),
+                              after=result["security_groups"])
+    return target
+
+
+def apply_authorization(module, state, target):
+    missing = state["missing"]
+    aws.call(module, state["ec2"], "authorize_security_group_ingress", "TCP 443 from %s to security group %s of EKS "
+             "cluster %s" % (", ".join(missing), target, module.params["cluster_name"]), "ec2", GroupId=target,
+             IpPermissions=[permission_for(missing, state["node_cidrs"])])
+
+
+def main():
+    module = build_module()
+    check_inputs(module)
+    state = read_state(module)
+    result = dict(changed=False, cluster_security_group_id=state["cluster_group_id"],
+                  security_groups=group_view(state["groups"], state["cluster_group_id"]),
+                  required_cidrs=state["required"], missing_cidrs=state["missing"], added_cidrs=[],
+                  target_security_group_id=None, problem=None)
+    report_unchecked(module, state, result)
+    if not module.params["authorize"]:
+        report_missing(module, state, result)
+    target = authorization_target(module, state, result)
+    if not module.check_mode:
+        apply_authorization(module, state, target)
     module.exit_json(**result)
 
 

@@ -216,11 +216,6 @@ failed_requirements:
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -266,14 +261,6 @@ def requirement(name, ok, message, fix=""):
     return {"name": name, "ok": ok, "message": message, "fix": "" if ok else fix}
 
 
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
-
-
 def list_addons(module, eks):
     """The add-on names (information only), or None when listing them is not permitted.
 
@@ -282,27 +269,18 @@ def list_addons(module, eks):
     VPC CNI is not compatible with hybrid nodes).
     """
     name = module.params["cluster_name"]
-    try:
-        return aws.paginate(eks, "list_addons", "addons", clusterName=name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if aws.error_code(exc) in aws.ACCESS_DENIED_CODES:
-            return None
-        return aws.fail_aws(module, exc, "ListAddons", "of EKS cluster %s" % name, service="eks")
+    return aws.list_all(module, eks, "list_addons", "addons", "of EKS cluster %s" % name, "eks",
+                        absent=aws.ACCESS_DENIED_CODES, clusterName=name)
 
 
 def nodegroups(module, eks):
     name = module.params["cluster_name"]
-    try:
-        names = aws.paginate(eks, "list_nodegroups", "nodegroups", clusterName=name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, "ListNodegroups", "of EKS cluster %s" % name, service="eks")
+    names = aws.list_all(module, eks, "list_nodegroups", "nodegroups", "of EKS cluster %s" % name, "eks",
+                         clusterName=name)
     groups = []
     for group_name in names:
-        try:
-            group = eks.describe_nodegroup(clusterName=name, nodegroupName=group_name, aws_retry=True)["nodegroup"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            return aws.fail_aws(module, exc, "DescribeNodegroup", "%s of EKS cluster %s" % (group_name, name),
-                                service="eks")
+        group = aws.call(module, eks, "describe_nodegroup", "%s of EKS cluster %s" % (group_name, name), "eks",
+                         clusterName=name, nodegroupName=group_name)["nodegroup"]
         groups.append({"name": group_name, "instance_types": list(group.get("instanceTypes") or []),
                        "disk_size": group.get("diskSize"), "status": group.get("status")})
     return groups
@@ -310,7 +288,6 @@ def nodegroups(module, eks):
 
 def summary(cluster):
     network = cluster.get("kubernetesNetworkConfig") or {}
-    remote = cluster.get("remoteNetworkConfig") or {}
     vpc = cluster.get("resourcesVpcConfig") or {}
     return {
         "name": cluster.get("name"),
@@ -326,8 +303,8 @@ def summary(cluster):
         "endpoint_private_access": bool(vpc.get("endpointPrivateAccess")),
         "cluster_security_group_id": vpc.get("clusterSecurityGroupId") or None,
         "security_group_ids": list(vpc.get("securityGroupIds") or []),
-        "remote_node_cidrs": [c for item in remote.get("remoteNodeNetworks") or [] for c in item.get("cidrs") or []],
-        "remote_pod_cidrs": [c for item in remote.get("remotePodNetworks") or [] for c in item.get("cidrs") or []],
+        "remote_node_cidrs": eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks"),
+        "remote_pod_cidrs": eks_cluster.remote_cidrs(cluster, "remotePodNetworks"),
     }
 
 
@@ -400,7 +377,7 @@ def main():
                              "such as t3.xlarge or m5.xlarge." % params["min_worker_instance_type"])
 
     eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
+    cluster = eks_cluster.read_cluster(module, eks, params["cluster_name"])
     info = summary(cluster)
     info["addons"] = list_addons(module, eks)
     requirements = check_cluster(info, params["kubernetes_version"])

@@ -153,37 +153,15 @@ problems:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 POLL_SECONDS = 5
 SERVICE_CIDR_NAME = "the cluster's service CIDR (kubernetesNetworkConfig.serviceIpv4Cidr)"
-
-
-def _aws_errors():
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
-def describe_cluster(module, eks):
-    name = module.params["cluster_name"]
-    try:
-        return eks.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % name, service="eks")
-
-
-def remote_cidrs(cluster, key):
-    """Every CIDR of remoteNetworkConfig[key] (EKS keeps one item; all are read to be safe)."""
-    items = (cluster.get("remoteNetworkConfig") or {}).get(key) or []
-    return [value for item in items for value in (item.get("cidrs") or [])]
 
 
 def cluster_vpc_cidrs(module, cluster):
@@ -193,19 +171,13 @@ def cluster_vpc_cidrs(module, cluster):
     ec2 = aws.aws_client(module, "ec2")
     vpc_ids = [vpc_config["vpcId"]] if vpc_config.get("vpcId") else []
     if not vpc_ids and vpc_config.get("subnetIds"):
-        try:
-            subnets = ec2.describe_subnets(SubnetIds=vpc_config["subnetIds"], aws_retry=True)["Subnets"]
-        except _aws_errors() as exc:
-            return aws.fail_aws(module, exc, "DescribeSubnets", "of EKS cluster %s" % name, service="ec2",
-                                fix="Grant ec2:DescribeSubnets, or set vpc_cidrs.")
+        subnets = aws.call(module, ec2, "describe_subnets", "of EKS cluster %s" % name, "ec2",
+                           fix="Grant ec2:DescribeSubnets, or set vpc_cidrs.", SubnetIds=vpc_config["subnetIds"])["Subnets"]
         vpc_ids = sorted(set(subnet["VpcId"] for subnet in subnets))
     if not vpc_ids:
         module.fail_json(msg="EKS cluster %s reports no VPC (resourcesVpcConfig); set vpc_cidrs to its VPC CIDRs." % name)
-    try:
-        vpcs = ec2.describe_vpcs(VpcIds=vpc_ids, aws_retry=True)["Vpcs"]
-    except _aws_errors() as exc:
-        return aws.fail_aws(module, exc, "DescribeVpcs", "%s of EKS cluster %s" % (", ".join(vpc_ids), name),
-                            service="ec2")
+    vpcs = aws.call(module, ec2, "describe_vpcs", "%s of EKS cluster %s" % (", ".join(vpc_ids), name), "ec2",
+                    VpcIds=vpc_ids)["Vpcs"]
     found = []
     for vpc in vpcs:
         associations = vpc.get("CidrBlockAssociationSet") or []
@@ -241,11 +213,8 @@ def wait_for_update(module, eks, update):
     name = module.params["cluster_name"]
     deadline = time.monotonic() + module.params["wait_timeout"]
     while True:
-        try:
-            update = eks.describe_update(name=name, updateId=update["id"], aws_retry=True)["update"]
-        except _aws_errors() as exc:
-            return aws.fail_aws(module, exc, "DescribeUpdate", "%s of EKS cluster %s" % (update["id"], name),
-                                service="eks")
+        update = aws.call(module, eks, "describe_update", "%s of EKS cluster %s" % (update["id"], name), "eks",
+                          name=name, updateId=update["id"])["update"]
         status = update.get("status")
         if status == "Successful":
             return update
@@ -272,7 +241,7 @@ def _short(update):
     return dict((key, update[key]) for key in ("id", "status", "type") if key in update)
 
 
-def main():
+def build_module():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),
         remote_node_cidrs=dict(type="list", elements="str", required=True),
@@ -285,64 +254,80 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     if cidr.netaddr is None:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=cidr.NETADDR_IMPORT_ERROR)
+    return module
+
+
+def read_state(module, eks):
+    """The cluster's remote networks, service CIDR and VPC CIDRs (vpc_cidrs when given)."""
     params = module.params
-    name = params["cluster_name"]
-    wanted_nodes = params["remote_node_cidrs"] or []
-    wanted_pods = params["remote_pod_cidrs"] or []
+    cluster = eks_cluster.read_cluster(module, eks, params["cluster_name"])
+    return {"nodes": eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks"),
+            "pods": eks_cluster.remote_cidrs(cluster, "remotePodNetworks"),
+            "service_cidr": (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr"),
+            "vpc_cidrs": params["vpc_cidrs"] if params["vpc_cidrs"] is not None else cluster_vpc_cidrs(module, cluster)}
 
-    eks = aws.aws_client(module, "eks")
-    cluster = describe_cluster(module, eks)
-    current_nodes = remote_cidrs(cluster, "remoteNodeNetworks")
-    current_pods = remote_cidrs(cluster, "remotePodNetworks")
-    service_cidr = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
-    vpc_cidrs = params["vpc_cidrs"] if params["vpc_cidrs"] is not None else cluster_vpc_cidrs(module, cluster)
 
+def check_plan(module, state):
+    """Fail, changing nothing, when the wanted networks break a rule of EKS Hybrid Nodes."""
+    params = module.params
     problems = cidr.check_network_plan(
-        vpc_cidrs=vpc_cidrs, service_cidr=service_cidr, remote_node_cidrs=wanted_nodes, remote_pod_cidrs=wanted_pods,
+        vpc_cidrs=state["vpc_cidrs"], service_cidr=state["service_cidr"], remote_node_cidrs=params["remote_node_cidrs"] or [],
+        remote_pod_cidrs=params["remote_pod_cidrs"] or [],
         names={"vpc": "vpc_cidrs", "service": SERVICE_CIDR_NAME, "node": "remote_node_cidrs", "pod": "remote_pod_cidrs"})
     if problems:
         module.fail_json(
             msg="The remote networks for EKS cluster %s break %d rule(s) of EKS Hybrid Nodes; nothing was changed:\n%s"
-                % (name, len(problems), cidr.format_problems(problems)),
+                % (params["cluster_name"], len(problems), cidr.format_problems(problems)),
             problems=problems)
 
-    before = {"remote_node_cidrs": list(current_nodes), "remote_pod_cidrs": list(current_pods)}
-    nodes, pods = normalized(wanted_nodes), normalized(wanted_pods)
-    after = {"remote_node_cidrs": nodes, "remote_pod_cidrs": pods}
-    result = dict(changed=False, update={}, problems=[], remote_network_config=returned_config(current_nodes, current_pods))
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
 
-    if cidr.same_cidr_sets(current_nodes, nodes) and cidr.same_cidr_sets(current_pods, pods):
-        module.exit_json(**result)
+def check_removal(module, state, nodes, pods):
+    """Refuse to drop remote networks unless allow_removal is set."""
+    dropped_pods = [value for value in state["pods"] if not any(cidr.same_cidr_sets([value], [v]) for v in pods)]
+    dropped = [value for value in state["nodes"] if not any(cidr.same_cidr_sets([value], [v]) for v in nodes)]
+    if not (dropped or dropped_pods) or module.params["allow_removal"]:
+        return
+    parts = []
+    if dropped:
+        parts.append("remote node networks %s (hybrid nodes with addresses there would lose their connection "
+                     "to the control plane)" % ", ".join(dropped))
+    if dropped_pods:
+        parts.append("remote pod networks %s (pods there would become unreachable from the control plane, "
+                     "webhooks included)" % ", ".join(dropped_pods))
+    module.fail_json(
+        msg="Refusing to drop %s from EKS cluster %s. Move or remove what uses them first and set "
+            "allow_removal=true, or keep them in remote_node_cidrs/remote_pod_cidrs." % (
+                " and ".join(parts), module.params["cluster_name"]),
+        dropped_remote_node_cidrs=dropped, dropped_remote_pod_cidrs=dropped_pods, problems=[])
 
-    dropped_pods = [value for value in current_pods if not any(cidr.same_cidr_sets([value], [v]) for v in pods)]
-    dropped = [value for value in current_nodes if not any(cidr.same_cidr_sets([value], [v]) for v in nodes)]
-    if (dropped or dropped_pods) and not params["allow_removal"]:
-        parts = []
-        if dropped:
-            parts.append("remote node networks %s (hybrid nodes with addresses there would lose their connection "
-                         "to the control plane)" % ", ".join(dropped))
-        if dropped_pods:
-            parts.append("remote pod networks %s (pods there would become unreachable from the control plane, "
-                         "webhooks included)" % ", ".join(dropped_pods))
-        module.fail_json(
-            msg="Refusing to drop %s from EKS cluster %s. Move or remove what uses them first and set "
-                "allow_removal=true, or keep them in remote_node_cidrs/remote_pod_cidrs." % (" and ".join(parts), name),
-            dropped_remote_node_cidrs=dropped, dropped_remote_pod_cidrs=dropped_pods, problems=[])
 
-    result["changed"] = True
-    result["remote_network_config"] = returned_config(nodes, pods)
-    if module.check_mode:
-        module.exit_json(**result)
-
-    try:
-        update = eks.update_cluster_config(name=name, remoteNetworkConfig=config_dict(nodes, pods), aws_retry=True)["update"]
-    except _aws_errors() as exc:
-        aws.fail_aws(module, exc, "UpdateClusterConfig", "remote networks of EKS cluster %s" % name, service="eks")
-    if params["wait"] and update.get("status") != "Successful":
+def apply_update(module, eks, nodes, pods):
+    """UpdateClusterConfig, then (with wait) the update's end."""
+    name = module.params["cluster_name"]
+    update = aws.call(module, eks, "update_cluster_config", "remote networks of EKS cluster %s" % name, "eks",
+                      name=name, remoteNetworkConfig=config_dict(nodes, pods))["update"]
+    if module.params["wait"] and update.get("status") != "Successful":
         update = wait_for_update(module, eks, update)
-    result["update"] = _short(update)
+    return update
+
+
+def main():
+    module = build_module()
+    params = module.params
+    eks = aws.aws_client(module, "eks")
+    state = read_state(module, eks)
+    check_plan(module, state)
+    nodes, pods = normalized(params["remote_node_cidrs"] or []), normalized(params["remote_pod_cidrs"] or [])
+    result = dict(changed=False, update={}, problems=[], remote_network_config=returned_config(state["nodes"], state["pods"]))
+    if module._diff:
+        result["diff"] = dict(before={"remote_node_cidrs": list(state["nodes"]), "remote_pod_cidrs": list(state["pods"])},
+                              after={"remote_node_cidrs": nodes, "remote_pod_cidrs": pods})
+    if cidr.same_cidr_sets(state["nodes"], nodes) and cidr.same_cidr_sets(state["pods"], pods):
+        module.exit_json(**result)
+    check_removal(module, state, nodes, pods)
+    result.update(changed=True, remote_network_config=returned_config(nodes, pods))
+    if not module.check_mode:
+        result["update"] = _short(apply_update(module, eks, nodes, pods))
     module.exit_json(**result)
 
 

@@ -462,8 +462,8 @@ def public_proxy(proxy):
     return "%s://%s%s" % (parts.scheme, parts.hostname, ":%d" % parts.port if parts.port else "")
 
 
-def main():
-    module = AnsibleModule(
+def build_module():
+    return AnsibleModule(
         argument_spec=dict(
             remote_node_cidrs=dict(type="list", elements="str", required=True),
             credential_provider=dict(type="str", default="ssm", choices=["ssm", "iam-ra"]),
@@ -492,6 +492,10 @@ def main():
         ),
         supports_check_mode=True,
     )
+
+
+def read_options(module):
+    """(ports, endpoints) of the options, or the module fails naming every invalid one."""
     params = module.params
     problems = []
     ports = []
@@ -511,7 +515,12 @@ def main():
         problems.append("cilium_version %r is not a version such as 1.18.3-0" % params["cilium_version"])
     if problems:
         module.fail_json(msg="hybrid_preflight: invalid options: %s" % "; ".join(problems), problems=problems)
+    return ports, endpoints
 
+
+def read_facts(module, endpoints):
+    """Everything the checks look at, read from the host (and the endpoints probed unless skipped)."""
+    params = module.params
     os_info = pf.parse_os_release(_read("/etc/os-release") or _read("/usr/lib/os-release"))
     uname = os.uname()
     nic = default_route_nic() if params["nic"] == "auto" else params["nic"]
@@ -534,23 +543,35 @@ def main():
         "endpoints": None if params["skip_network_checks"] else probe_all(endpoints, params["proxy"],
                                                                           params["connect_timeout"]),
     }
-    options = dict(params, ports=ports, proxy=public_proxy(params["proxy"]))
-    checks = pf.evaluate(facts, options)
+    return facts
+
+
+def report_checks(module, facts, checks):
+    """Warn about the warnings; exit with the report, or fail on a failed check (fail_on_error)."""
     failed, warnings = pf.summary(checks)
     for item in warnings:
         module.warn("%s: %s. %s" % (item["name"], item["message"], item["fix"]))
+    os_info = facts["os"]
     report = {
-        "host": {"os": os_info.get("pretty_name") or os_info.get("id"), "kernel": uname[2],
-                 "architecture": pf.ARCHITECTURES.get(uname[4], uname[4]), "nic": nic,
+        "host": {"os": os_info.get("pretty_name") or os_info.get("id"), "kernel": facts["kernel"],
+                 "architecture": pf.ARCHITECTURES.get(facts["machine"], facts["machine"]), "nic": facts["nic"],
                  "addresses": ["%s/%s" % (a["address"], a["prefixlen"]) for a in facts["addresses"]]},
         "checks": checks,
         "failed": [c["name"] for c in failed],
         "warnings": [c["name"] for c in warnings],
         "ok": not failed,
     }
-    if failed and params["fail_on_error"]:
+    if failed and module.params["fail_on_error"]:
         module.fail_json(msg=pf.failure_message(failed), report=report)
     module.exit_json(changed=False, report=report)
+
+
+def main():
+    module = build_module()
+    ports, endpoints = read_options(module)
+    facts = read_facts(module, endpoints)
+    checks = pf.evaluate(facts, dict(module.params, ports=ports, proxy=public_proxy(module.params["proxy"])))
+    report_checks(module, facts, checks)
 
 
 if __name__ == "__main__":

@@ -128,11 +128,6 @@ profile:
       sample: true
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
@@ -176,17 +171,14 @@ def role_duration_problems(module, params):
     problems = []
     for arn in params["role_arns"]:
         role_name = arn.split(":role/", 1)[1].rsplit("/", 1)[-1]
-        try:
-            role = iam.get_role(RoleName=role_name, aws_retry=True)["Role"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            fix = None
-            if aws.error_code(exc) == "NoSuchEntity" and module.check_mode:
-                module.warn("IAM role %s does not exist (yet); its maximum session duration was not checked." % role_name)
-                continue
-            if aws.error_code(exc) == "NoSuchEntity":
-                fix = "Create the role first (the aws_prerequisites role does), or fix role_arns."
-            return aws.fail_aws(module, exc, "GetRole", "IAM role %s" % role_name, service="iam", fix=fix)
-        maximum = role.get("MaxSessionDuration", 3600)
+        found = aws.call(module, iam, "get_role", "IAM role %s" % role_name, "iam",
+                         fix=aws.fix_when("NoSuchEntity", "Create the role first (the aws_prerequisites role does), "
+                                                          "or fix role_arns."),
+                         absent=("NoSuchEntity",) if module.check_mode else (), RoleName=role_name)
+        if found is None:
+            module.warn("IAM role %s does not exist (yet); its maximum session duration was not checked." % role_name)
+            continue
+        maximum = found["Role"].get("MaxSessionDuration", 3600)
         if params["duration_seconds"] > maximum:
             problems.append("duration_seconds %d exceeds the maximum session duration of role %s (%d s); lower "
                             "duration_seconds or raise the role's max_session_duration."

@@ -183,14 +183,10 @@ cluster_arn:
 
 import datetime
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 # botocore's SSM model (ssm/2014-11-06/service-2.json, CreateActivationRequest): ExpirationDate "up to 30 days in
@@ -259,16 +255,9 @@ def cluster_arn(module):
     params = module.params
     if params["cluster_arn"]:
         return params["cluster_arn"]
-    eks = aws.aws_client(module, "eks")
-    try:
-        return eks.describe_cluster(name=params["cluster_name"], aws_retry=True)["cluster"]["arn"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) == "ResourceNotFoundException":
-            fix = ("The cluster is not in region %s, and the activation must be in the cluster's region: set region "
-                   "(hybrid_region) to the cluster's region, or check cluster_name." % module.region)
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % params["cluster_name"], service="eks",
-                            fix=fix)
+    fix = ("The cluster is not in region %s, and the activation must be in the cluster's region: set region "
+           "(hybrid_region) to the cluster's region, or check cluster_name." % module.region)
+    return eks_cluster.read_cluster(module, aws.aws_client(module, "eks"), params["cluster_name"], fix)["arn"]
 
 
 def ensure_present(module, arn):
@@ -289,17 +278,25 @@ def ensure_present(module, arn):
                "ExpirationDate": expires, "Tags": [{"Key": key, "Value": str(value)} for key, value in sorted(tags.items())]}
     if params["default_instance_name"]:
         request["DefaultInstanceName"] = params["default_instance_name"]
-    client = aws.aws_client(module, "ssm")
-    try:
-        created = client.create_activation(aws_retry=True, **request)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) in ("InvalidParameters", "ValidationException") and "role" in str(exc).lower():
-            fix = "Check that the IAM role %s exists and trusts ssm.amazonaws.com." % params["iam_role"]
-        return aws.fail_aws(module, exc, "CreateActivation", "for EKS cluster %s (role %s)"
-                            % (params["cluster_name"], params["iam_role"]), service="ssm", fix=fix)
+    created = aws.call(module, aws.aws_client(module, "ssm"), "create_activation", "for EKS cluster %s (role %s)"
+                       % (params["cluster_name"], params["iam_role"]), "ssm", fix=_role_fix(params["iam_role"]), **request)
     return {"activation": activation, "activation_id": created["ActivationId"],
             "activation_code": created["ActivationCode"]}
+
+
+def _role_fix(role):
+    """The advice when CreateActivation refuses the role."""
+    def fix(exception):
+        if aws.error_code(exception) in ("InvalidParameters", "ValidationException") and "role" in str(exception).lower():
+            return "Check that the IAM role %s exists and trusts ssm.amazonaws.com." % role
+        return None
+    return fix
+
+
+def _activations(module, client, filters):
+    """The activations SSM lists for ``filters``."""
+    resource = "of EKS cluster %s" % module.params["cluster_name"]
+    return aws.list_all(module, client, "describe_activations", "ActivationList", resource, "ssm", Filters=filters)
 
 
 def deletable(activation, arn, now):
@@ -317,8 +314,7 @@ def deletable(activation, arn, now):
 def ensure_absent(module, client):
     params = module.params
     if params["activation_id"]:
-        found = aws.paginate(client, "describe_activations", "ActivationList",
-                             Filters=[{"FilterKey": "ActivationIds", "FilterValues": [params["activation_id"]]}])
+        found = _activations(module, client, [{"FilterKey": "ActivationIds", "FilterValues": [params["activation_id"]]}])
         targets = [item["ActivationId"] for item in found if item["ActivationId"] == params["activation_id"]]
         arn = ""
     else:
@@ -326,16 +322,14 @@ def ensure_absent(module, client):
         filters = []
         if params["iam_role"]:
             filters.append({"FilterKey": "IamRole", "FilterValues": [params["iam_role"]]})
-        found = aws.paginate(client, "describe_activations", "ActivationList", Filters=filters)
+        found = _activations(module, client, filters)
         now = _now()
         targets = [item["ActivationId"] for item in found if deletable(item, arn, now)]
     if not module.check_mode:
         for activation_id in targets:
-            try:
-                client.delete_activation(ActivationId=activation_id, aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                if aws.error_code(exc) != "InvalidActivationId":  # deleted meanwhile: the goal is met
-                    aws.fail_aws(module, exc, "DeleteActivation", "SSM activation %s" % activation_id, service="ssm")
+            # InvalidActivationId: deleted meanwhile, the goal is met.
+            aws.call(module, client, "delete_activation", "SSM activation %s" % activation_id, "ssm",
+                     absent=("InvalidActivationId",), ActivationId=activation_id)
     return targets, arn
 
 
@@ -360,22 +354,17 @@ def main():
                              % (params["cluster_name"], " ".join(problems)), problems=problems)
 
     result = dict(changed=False, activation_id="", activation={}, deleted_activation_ids=[], cluster_arn="")
-    try:
-        if params["state"] == "present":
-            if params["hosts_to_register"] > 0:
-                arn = cluster_arn(module)
-                if arn_region(arn) != module.region:
-                    module.fail_json(msg=region_message(params["cluster_name"], arn_region(arn), module.region))
-                result.update(ensure_present(module, arn), changed=True, cluster_arn=arn)
-            diff_before, diff_after = {}, result["activation"]
-        else:
-            targets, arn = ensure_absent(module, aws.aws_client(module, "ssm"))
-            result.update(changed=bool(targets), deleted_activation_ids=targets, cluster_arn=arn)
-            diff_before, diff_after = {"activation_ids": targets}, {"activation_ids": []}
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        aws.fail_aws(module, exc, "DescribeActivations", "of EKS cluster %s" % params["cluster_name"], service="ssm")
-    except RuntimeError as exc:
-        module.fail_json(msg="Failed to describe activations of EKS cluster %s: %s" % (params["cluster_name"], exc))
+    if params["state"] == "present":
+        if params["hosts_to_register"] > 0:
+            arn = cluster_arn(module)
+            if arn_region(arn) != module.region:
+                module.fail_json(msg=region_message(params["cluster_name"], arn_region(arn), module.region))
+            result.update(ensure_present(module, arn), changed=True, cluster_arn=arn)
+        diff_before, diff_after = {}, result["activation"]
+    else:
+        targets, arn = ensure_absent(module, aws.aws_client(module, "ssm"))
+        result.update(changed=bool(targets), deleted_activation_ids=targets, cluster_arn=arn)
+        diff_before, diff_after = {"activation_ids": targets}, {"activation_ids": []}
     if module._diff:
         result["diff"] = dict(before=diff_before, after=diff_after)
     module.exit_json(**result)

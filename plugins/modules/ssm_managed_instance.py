@@ -127,15 +127,11 @@ deregistered_instance_ids:
   sample: ["mi-0123456789abcdef0"]
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 
@@ -144,15 +140,8 @@ def cluster_arn(module):
     params = module.params
     if params["cluster_arn"] or not params["cluster_name"]:
         return params["cluster_arn"]
-    eks = aws.aws_client(module, "eks")
-    try:
-        return eks.describe_cluster(name=params["cluster_name"], aws_retry=True)["cluster"]["arn"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) == "ResourceNotFoundException":
-            fix = "Check cluster_name and region (the cluster must be in region %s), or give cluster_arn." % module.region
-        return aws.fail_aws(module, exc, "DescribeCluster", "EKS cluster %s" % params["cluster_name"], service="eks",
-                            fix=fix)
+    fix = "Check cluster_name and region (the cluster must be in region %s), or give cluster_arn." % module.region
+    return eks_cluster.read_cluster(module, aws.aws_client(module, "eks"), params["cluster_name"], fix)["arn"]
 
 
 def read_instances(module, client, arn):
@@ -164,14 +153,11 @@ def read_instances(module, client, arn):
     if arn:
         filters.append({"Key": "tag:%s" % CLUSTER_TAG, "Values": [arn]})
     what = "of EKS cluster %s" % (params["cluster_name"] or arn) if arn else "%s" % ", ".join(params["instance_ids"] or [])
-    try:
-        found = aws.paginate(client, "describe_instance_information", "InstanceInformationList", Filters=filters)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if aws.error_code(exc) == "InvalidInstanceId" and params["instance_ids"]:
-            return []  # none of the given IDs is registered
-        return aws.fail_aws(module, exc, "DescribeInstanceInformation", "managed instances %s" % what, service="ssm")
-    except RuntimeError as exc:
-        return module.fail_json(msg="Failed to describe instance information of managed instances %s: %s" % (what, exc))
+    found = aws.list_all(module, client, "describe_instance_information", "InstanceInformationList",
+                         "managed instances %s" % what, "ssm", overflow_resource="of managed instances %s" % what,
+                         absent=("InvalidInstanceId",) if params["instance_ids"] else (), Filters=filters)
+    if found is None:
+        return []  # none of the given IDs is registered
     if params["names"]:
         wanted = set(params["names"])
         found = [item for item in found if item.get("ComputerName") in wanted or item.get("Name") in wanted]
@@ -184,12 +170,10 @@ def deregister(module, client, instances):
         return targets
     done = []
     for instance_id in targets:
-        try:
-            client.deregister_managed_instance(InstanceId=instance_id, aws_retry=True)
+        # An instance already gone (InvalidInstanceId) meets the goal, but is not reported as deregistered.
+        if aws.call(module, client, "deregister_managed_instance", "managed instance %s" % instance_id, "ssm",
+                    absent=("InvalidInstanceId",), InstanceId=instance_id) is not None:
             done.append(instance_id)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            if aws.error_code(exc) != "InvalidInstanceId":  # already gone: the goal is met
-                aws.fail_aws(module, exc, "DeregisterManagedInstance", "managed instance %s" % instance_id, service="ssm")
     return done
 
 

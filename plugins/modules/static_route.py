@@ -318,8 +318,8 @@ def _next_hops_dev(module, ip_binary, hops, nic, problems, source):
     return next(iter(devs)) if devs else None
 
 
-def main():
-    module = AnsibleModule(
+def build_module():
+    return AnsibleModule(
         argument_spec=dict(
             destinations=dict(type="list", elements="str", default=[]),
             gateway=dict(type="str"),
@@ -340,15 +340,14 @@ def main():
         mutually_exclusive=[("routes", "destinations"), ("routes", "gateway")],
         supports_check_mode=True,
     )
-    params = module.params
+
+
+def option_problems(params):
+    """(problems, next hops) of the options, before anything is read."""
     present = params["state"] == "present"
-    route_set = params["route_set"]
-    by_routes = params["routes"] is not None
-    problems = []
-    for problem in (rt.route_set_problem(route_set), rt.interface_problem(params["nic"])):
-        if problem:
-            problems.append(problem)
-    if by_routes:
+    problems = [problem for problem in (rt.route_set_problem(params["route_set"]), rt.interface_problem(params["nic"]))
+                if problem]
+    if params["routes"] is not None:
         # An empty list is a valid wish: no route in this set (every managed one inside purge_within goes).
         problems += rt.routes_problems(params["routes"] if present else [], params["purge_within"])
         hops = sorted(set(str(r["next_hop"]).strip() for r in params["routes"])) if present and not problems else []
@@ -357,111 +356,151 @@ def main():
                                       params["state"])
         problems += rt.purge_networks(params["purge_within"])[1]
         hops = [params["gateway"]] if present and params["gateway"] else []
-    if problems:
-        _fail(module, problems)
+    return problems, hops
 
-    ip_binary = module.get_bin_path("ip", required=True)
+
+def read_kernel(module, ip_binary):
     data, error = _ip_json(module, ip_binary, ["route", "show", "table", "main"], "reading routes")
     if error:
         module.fail_json(msg=error)
-    kernel = rt.parse_ip_routes(data)
+    return rt.parse_ip_routes(data)
 
+
+def read_dev(module, ip_binary, kernel, hops, problems):
+    """The interface the routes go out of: nic, or (nic=auto) the next hops' or the default route's."""
+    params = module.params
     nic = params["nic"]
     if nic == "auto":
         defaults = [r for r in kernel if r["dst"] == "0.0.0.0/0" and r.get("dev")]
         nic = defaults[0]["dev"] if defaults else None
-    if present and not nic and hops:
+    if params["state"] == "present" and not nic and hops:
         problems.append("nic=auto but the host has no default route; set hybrid_nic to the interface of the edge network.")
-
     dev = nic
     if hops:
         hop_dev = _next_hops_dev(module, ip_binary, hops, nic if params["nic"] != "auto" else None, problems,
-                                 "the node's InternalIP" if by_routes else "hybrid_vpn_server_ip")
+                                 "the node's InternalIP" if params["routes"] is not None else "hybrid_vpn_server_ip")
         if hop_dev and params["nic"] == "auto":
             dev = hop_dev
+    return dev
 
-    stack, reason = params["network_stack"], "given by network_stack"
-    if stack == "auto":
-        if dev:
-            stack, reason = rt.detect_stack(gather_stack_facts(module, dev))
-        else:
-            stack, reason = None, "no interface to look for (no default route and nic=auto)"
-        if stack is None:
-            if present and hops:
-                problems.append("%s; set network_stack (or none to apply the routes until the next reboot only)." % reason)
-            stack = "none"
-    path, before_text = None, None
-    if stack != "none":
-        network_file = None
-        if stack == "networkd":
-            network_file = rt.networkd_network_file(gather_stack_facts(module, dev)["networkd_files"], dev)
-        try:
-            path = rt.persistent_path(stack, dev, network_file, route_set)
-        except rt.RouteInputError as exc:
-            problems.append("%s; fix hybrid_nic or set network_stack." % exc)
-        if path:
-            before_text = _read(path)
-            if before_text is not None and not rt.owned(before_text, route_set):
-                problems.append("%s exists and is not the file of route set %s (managed by %s); merge the routes into "
-                                "it by hand, move it away, or use the route set that owns it."
-                                % (path, route_set, rt.MARKER))
-    if problems:
-        _fail(module, problems, network_stack=stack, network_stack_reason=reason)
 
-    managed = rt.parse_persistent(stack, before_text) if path else []
-    if not present:
-        desired = []
-    elif by_routes:
-        desired = rt.desired_from_routes(params["routes"], dev)
+def read_stack(module, dev, hops, problems):
+    """(network stack, why) that keeps the routes across reboots; 'none' when there is none."""
+    stack, reason = module.params["network_stack"], "given by network_stack"
+    if stack != "auto":
+        return stack, reason
+    if dev:
+        stack, reason = rt.detect_stack(gather_stack_facts(module, dev))
     else:
-        desired = rt.desired_routes(params["destinations"], params["gateway"], dev)
-    change = rt.plan(desired, kernel, managed, params["purge_within"] if present else None)
-    if by_routes and present and not params["allow_mass_removal"]:
-        problem = rt.mass_removal_problem(managed, change, params["max_removal_percent"])
-        if problem:
-            _fail(module, [problem], network_stack=stack, plan=change)
-    recorded = sorted(desired + [dict(r, dev=dev) for r in change["retain"]], key=lambda r: rt.network(r["dst"]))
-    after_text = rt.render(stack, dev, recorded, route_set) if path else None
-    file_changed = bool(path) and after_text != before_text
+        stack, reason = None, "no interface to look for (no default route and nic=auto)"
+    if stack is None:
+        if module.params["state"] == "present" and hops:
+            problems.append("%s; set network_stack (or none to apply the routes until the next reboot only)." % reason)
+        stack = "none"
+    return stack, reason
 
-    changed = bool(change["replace"] or change["delete"] or file_changed)
-    if changed and not module.check_mode:
-        for route in change["delete"]:
-            rc, out, err = module.run_command(rt.route_argv(ip_binary, "del", route))
-            if rc != 0 and "No such process" not in err:
-                module.fail_json(msg="Failed to delete route %s via %s: %s" % (route["dst"], route["gateway"], err or out))
-        for route in change["replace"]:
-            rc, out, err = module.run_command(rt.route_argv(ip_binary, "replace", route))
-            if rc != 0:
-                module.fail_json(msg="Failed to add route %s via %s dev %s: %s; check that %s is reachable on %s."
-                                 % (route["dst"], route["gateway"], route["dev"], err or out, route["gateway"], route["dev"]))
-        if file_changed:
-            if after_text is None:
-                remove_file(path, stack)
-            else:
-                write_file(module, path, after_text, rt.file_mode(stack))
-            if stack == "networkd" and params["reload"] and _systemctl_active(module, "systemd-networkd"):
-                networkctl = module.get_bin_path("networkctl")
-                if networkctl:
-                    rc, out, err = module.run_command([networkctl, "reload"])
-                    if rc != 0:
-                        module.fail_json(msg="Wrote %s but `networkctl reload` failed: %s" % (path, err or out))
 
-    result = dict(changed=changed, nic=dev, network_stack=stack, network_stack_reason=reason, route_set=route_set,
-                  routes=recorded, plan=change, file_changed=file_changed)
+def read_file(module, stack, dev, problems):
+    """(path, its text) of the route set's persistent file; (None, None) without a stack."""
+    route_set = module.params["route_set"]
+    path, before_text = None, None
+    if stack == "none":
+        return path, before_text
+    network_file = None
+    if stack == "networkd":
+        network_file = rt.networkd_network_file(gather_stack_facts(module, dev)["networkd_files"], dev)
+    try:
+        path = rt.persistent_path(stack, dev, network_file, route_set)
+    except rt.RouteInputError as exc:
+        problems.append("%s; fix hybrid_nic or set network_stack." % exc)
     if path:
-        result["path"] = path
+        before_text = _read(path)
+        if before_text is not None and not rt.owned(before_text, route_set):
+            problems.append("%s exists and is not the file of route set %s (managed by %s); merge the routes into "
+                            "it by hand, move it away, or use the route set that owns it." % (path, route_set, rt.MARKER))
+    return path, before_text
+
+
+def apply_routes(module, ip_binary, change):
+    for route in change["delete"]:
+        rc, out, err = module.run_command(rt.route_argv(ip_binary, "del", route))
+        if rc != 0 and "No such process" not in err:
+            module.fail_json(msg="Failed to delete route %s via %s: %s" % (route["dst"], route["gateway"], err or out))
+    for route in change["replace"]:
+        rc, out, err = module.run_command(rt.route_argv(ip_binary, "replace", route))
+        if rc != 0:
+            module.fail_json(msg="Failed to add route %s via %s dev %s: %s; check that %s is reachable on %s."
+                             % (route["dst"], route["gateway"], route["dev"], err or out, route["gateway"], route["dev"]))
+
+
+def apply_file(module, state, after_text):
+    path, stack = state["path"], state["stack"]
+    if after_text is None:
+        remove_file(path, stack)
+    else:
+        write_file(module, path, after_text, rt.file_mode(stack))
+    if stack == "networkd" and module.params["reload"] and _systemctl_active(module, "systemd-networkd"):
+        networkctl = module.get_bin_path("networkctl")
+        if networkctl:
+            rc, out, err = module.run_command([networkctl, "reload"])
+            if rc != 0:
+                module.fail_json(msg="Wrote %s but `networkctl reload` failed: %s" % (path, err or out))
+
+
+def route_diff(state, planned):
+    """The managed routes in the kernel and the persistent file, before and after."""
+    kernel, change, path = state["kernel"], planned["change"], state["path"]
+    kernel_before = [r for r in planned["managed"]
+                     if any(k["dst"] == r["dst"] and k.get("gateway") == r["gateway"] for k in kernel)]
+    kernel_before += [r for r in change["keep"]
+                      if not any(b["dst"] == r["dst"] and b["gateway"] == r["gateway"] for b in kernel_before)]
+    diffs = [dict(before_header="managed routes (ip route)", after_header="managed routes (ip route)",
+                  before=rt.describe([dict(r, dev=None) for r in kernel_before]),
+                  after=rt.describe([dict(r, dev=None) for r in planned["recorded"]]))]
+    if path:
+        diffs.append(dict(before_header=path, after_header=path, before=state["before_text"] or "",
+                          after=planned["after_text"] or ""))
+    return diffs
+
+
+def report(module, state, planned):
+    result = dict(changed=planned["changed"], nic=state["dev"], network_stack=state["stack"],
+                  network_stack_reason=state["reason"], route_set=module.params["route_set"],
+                  routes=planned["recorded"], plan=planned["change"], file_changed=planned["file_changed"])
+    if state["path"]:
+        result["path"] = state["path"]
     if module._diff:
-        kernel_before = [r for r in managed if any(k["dst"] == r["dst"] and k.get("gateway") == r["gateway"] for k in kernel)]
-        kernel_before += [r for r in change["keep"]
-                          if not any(b["dst"] == r["dst"] and b["gateway"] == r["gateway"] for b in kernel_before)]
-        diffs = [dict(before_header="managed routes (ip route)", after_header="managed routes (ip route)",
-                      before=rt.describe([dict(r, dev=None) for r in kernel_before]),
-                      after=rt.describe([dict(r, dev=None) for r in recorded]))]
-        if path:
-            diffs.append(dict(before_header=path, after_header=path, before=before_text or "", after=after_text or ""))
-        result["diff"] = diffs
+        result["diff"] = route_diff(state, planned)
     module.exit_json(**result)
+
+
+def read_state(module, hops, problems):
+    """The kernel's routes, the interface, the network stack and the persistent file (problems: appended to)."""
+    ip_binary = module.get_bin_path("ip", required=True)
+    kernel = read_kernel(module, ip_binary)
+    dev = read_dev(module, ip_binary, kernel, hops, problems)
+    stack, reason = read_stack(module, dev, hops, problems)
+    path, before_text = read_file(module, stack, dev, problems)
+    return {"ip": ip_binary, "kernel": kernel, "dev": dev, "stack": stack, "reason": reason, "path": path,
+            "before_text": before_text}
+
+
+def main():
+    module = build_module()
+    problems, hops = option_problems(module.params)
+    if problems:
+        _fail(module, problems)
+    state = read_state(module, hops, problems)
+    if problems:
+        _fail(module, problems, network_stack=state["stack"], network_stack_reason=state["reason"])
+    planned = rt.plan_route_set(module.params, state)
+    if planned["problem"]:
+        _fail(module, [planned["problem"]], network_stack=state["stack"], plan=planned["change"])
+    if planned["changed"] and not module.check_mode:
+        apply_routes(module, state["ip"], planned["change"])
+        if planned["file_changed"]:
+            apply_file(module, state, planned["after_text"])
+    report(module, state, planned)
 
 
 if __name__ == "__main__":

@@ -138,11 +138,6 @@ target:
   sample: GatewayId=vgw-0123456789abcdef0
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
@@ -153,12 +148,8 @@ TARGET_OPTIONS = ["vpn_gateway_id", "transit_gateway_id", "network_interface_id"
 
 def _describe(module, client, route_table_ids):
     """All requested route tables with one DescribeRouteTables call (a filter, so a missing ID is not an error)."""
-    try:
-        return aws.paginate(client, "describe_route_tables", "RouteTables",
-                            Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return aws.fail_aws(module, exc, "DescribeRouteTables", "route tables %s" % ", ".join(route_table_ids),
-                            service="ec2")
+    return aws.list_all(module, client, "describe_route_tables", "RouteTables", "route tables %s" % ", ".join(route_table_ids),
+                        "ec2", Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
 
 
 def _write(module, client, operation, plan, cidr, target_field, target_id):
@@ -167,14 +158,9 @@ def _write(module, client, operation, plan, cidr, target_field, target_id):
         request["DestinationIpv6CidrBlock"] = cidr
     else:
         request["DestinationCidrBlock"] = cidr
-    try:
-        if operation == "CreateRoute":
-            client.create_route(aws_retry=True, **request)
-        else:
-            client.replace_route(aws_retry=True, **request)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        aws.fail_aws(module, exc, operation, "route %s -> %s in route table %s" % (cidr, target_id, plan["route_table_id"]),
-                     service="ec2")
+    method = "create_route" if operation == "CreateRoute" else "replace_route"
+    aws.call(module, client, method, "route %s -> %s in route table %s" % (cidr, target_id, plan["route_table_id"]),
+             "ec2", **request)
 
 
 def main():

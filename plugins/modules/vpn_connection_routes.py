@@ -205,153 +205,74 @@ health:
       sample: []
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
-
-GONE = ("deleting", "deleted")
-
-
-def _fail(module, exc, operation, resource):
-    return aws.fail_aws(module, exc, operation, resource, service="ec2")
+from ansible_collections.hybridnodes.eks.plugins.module_utils import vpn_plan
 
 
 def read_connection(module, client, vpn_id):
-    try:
-        found = client.describe_vpn_connections(VpnConnectionIds=[vpn_id], aws_retry=True)["VpnConnections"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        fix = None
-        if aws.error_code(exc) == "InvalidVpnConnectionID.NotFound":
-            fix = "Check vpn_connection_id and the region against 'aws ec2 describe-vpn-connections'."
-        return aws.fail_aws(module, exc, "DescribeVpnConnections", "VPN connection %s" % vpn_id, service="ec2", fix=fix)
+    fix = aws.fix_when("InvalidVpnConnectionID.NotFound",
+                       "Check vpn_connection_id and the region against 'aws ec2 describe-vpn-connections'.")
+    found = aws.call(module, client, "describe_vpn_connections", "VPN connection %s" % vpn_id, "ec2", fix=fix,
+                     VpnConnectionIds=[vpn_id])["VpnConnections"]
     if not found:
         module.fail_json(msg="VPN connection %s not found; check vpn_connection_id and the region against "
                              "'aws ec2 describe-vpn-connections'." % vpn_id)
     return found[0]
 
 
-def health(connection):
-    """The tunnels and route states of a DescribeVpnConnections item, and what is unhealthy."""
-    tunnels = [{"outside_ip": item.get("OutsideIpAddress"), "status": item.get("Status"),
-                "status_message": item.get("StatusMessage") or ""} for item in connection.get("VgwTelemetry") or []]
-    routes = dict((item["DestinationCidrBlock"], item.get("State")) for item in connection.get("Routes") or [])
-    problems = []
-    for tunnel in tunnels:
-        if tunnel["status"] != "UP":
-            problems.append("tunnel %s of VPN connection %s is %s%s; check the customer gateway device's IPsec "
-                            "configuration and its reachability on UDP 500/4500."
-                            % (tunnel["outside_ip"], connection["VpnConnectionId"], tunnel["status"],
-                               (" (%s)" % tunnel["status_message"]) if tunnel["status_message"] else ""))
-    if connection.get("State") != "available":
-        problems.append("VPN connection %s is %s, not available." % (connection["VpnConnectionId"], connection.get("State")))
-    return {"vpn_connection_id": connection.get("VpnConnectionId"), "state": connection.get("State"),
-            "static_routes_only": bool((connection.get("Options") or {}).get("StaticRoutesOnly")), "tunnels": tunnels,
-            "tunnels_up": len([tunnel for tunnel in tunnels if tunnel["status"] == "UP"]),
-            "route_states": routes, "problems": problems}
+def read_route_tables(module, client, route_table_ids):
+    """The route tables to propagate into (one DescribeRouteTables call; none when there are none)."""
+    if not route_table_ids:
+        return []
+    return aws.list_all(module, client, "describe_route_tables", "RouteTables",
+                        "route tables %s" % ", ".join(route_table_ids), "ec2",
+                        Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
 
 
-def plan_static(connection, cidrs, purge):
-    present = [route_plan.route_destination(item) for item in connection.get("Routes") or []
-               if item.get("State") not in GONE]
-    extra = [cidr for cidr in present if cidr not in cidrs]
-    return {"created": [cidr for cidr in cidrs if cidr not in present],
-            "unchanged": [cidr for cidr in cidrs if cidr in present],
-            "deleted": extra if purge else [], "extra": [] if purge else extra}
+def read_tgw_routes(module, client, table_id, cidrs):
+    """The routes of ``cidrs`` in the transit gateway route table (None when there is no table)."""
+    if not table_id:
+        return None
+    return aws.call(module, client, "search_transit_gateway_routes", "transit gateway route table %s" % table_id, "ec2",
+                    TransitGatewayRouteTableId=table_id,
+                    Filters=[{"Name": "route-search.exact-match", "Values": list(cidrs)}])["Routes"]
 
 
 def ensure_static(module, client, vpn_id, plan):
     if module.check_mode or module.params["report_only"]:
         return
     for cidr in plan["created"]:
-        try:
-            client.create_vpn_connection_route(VpnConnectionId=vpn_id, DestinationCidrBlock=cidr, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, "CreateVpnConnectionRoute", "route %s of VPN connection %s" % (cidr, vpn_id))
+        aws.call(module, client, "create_vpn_connection_route", "route %s of VPN connection %s" % (cidr, vpn_id), "ec2",
+                 VpnConnectionId=vpn_id, DestinationCidrBlock=cidr)
     for cidr in plan["deleted"]:
-        try:
-            client.delete_vpn_connection_route(VpnConnectionId=vpn_id, DestinationCidrBlock=cidr, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            if aws.error_code(exc) != "InvalidRoute.NotFound":
-                _fail(module, exc, "DeleteVpnConnectionRoute", "route %s of VPN connection %s" % (cidr, vpn_id))
-
-
-def plan_propagation(module, client, vgw_id, route_table_ids):
-    result = {"vpn_gateway_id": vgw_id, "enabled": [], "unchanged": []}
-    if not route_table_ids:
-        return result
-    try:
-        tables = aws.paginate(client, "describe_route_tables", "RouteTables",
-                              Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return _fail(module, exc, "DescribeRouteTables", "route tables %s" % ", ".join(route_table_ids))
-    by_id = dict((table["RouteTableId"], table) for table in tables)
-    missing = [rt_id for rt_id in route_table_ids if rt_id not in by_id]
-    if missing:
-        module.fail_json(msg="Nothing was changed: route table(s) %s not found; check propagate_route_table_ids and the "
-                             "region against 'aws ec2 describe-route-tables'." % ", ".join(missing))
-    for rt_id in route_table_ids:
-        vgws = [item.get("GatewayId") for item in by_id[rt_id].get("PropagatingVgws") or []]
-        (result["unchanged"] if vgw_id in vgws else result["enabled"]).append(rt_id)
-    return result
+        aws.call(module, client, "delete_vpn_connection_route", "route %s of VPN connection %s" % (cidr, vpn_id), "ec2",
+                 absent=("InvalidRoute.NotFound",), VpnConnectionId=vpn_id, DestinationCidrBlock=cidr)
 
 
 def ensure_propagation(module, client, plan):
     if module.check_mode or module.params["report_only"]:
         return
     for rt_id in plan["enabled"]:
-        try:
-            client.enable_vgw_route_propagation(GatewayId=plan["vpn_gateway_id"], RouteTableId=rt_id, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, "EnableVgwRoutePropagation",
-                  "propagation of %s into route table %s" % (plan["vpn_gateway_id"], rt_id))
-
-
-def plan_tgw(module, client, table_id, attachment_id, cidrs):
-    result = {"create": [], "replace": [], "unchanged": []}
-    if not table_id:
-        return result
-    try:
-        found = client.search_transit_gateway_routes(
-            TransitGatewayRouteTableId=table_id, aws_retry=True,
-            Filters=[{"Name": "route-search.exact-match", "Values": list(cidrs)}])["Routes"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        return _fail(module, exc, "SearchTransitGatewayRoutes", "transit gateway route table %s" % table_id)
-    current = {}
-    for item in found:
-        if item.get("State") in GONE:
-            continue
-        attachments = [att.get("TransitGatewayAttachmentId") for att in item.get("TransitGatewayAttachments") or []]
-        current[route_plan.route_destination(item)] = (item.get("State"), attachments)
-    for cidr in cidrs:
-        if cidr not in current:
-            result["create"].append(cidr)
-        elif current[cidr][0] == "active" and current[cidr][1] == [attachment_id]:
-            result["unchanged"].append(cidr)
-        else:
-            result["replace"].append({"cidr": cidr, "from": current[cidr][1], "state": current[cidr][0]})
-    return result
+        aws.call(module, client, "enable_vgw_route_propagation",
+                 "propagation of %s into route table %s" % (plan["vpn_gateway_id"], rt_id), "ec2",
+                 GatewayId=plan["vpn_gateway_id"], RouteTableId=rt_id)
 
 
 def ensure_tgw(module, client, table_id, attachment_id, plan):
     if module.check_mode or module.params["report_only"]:
         return
-    calls = [("CreateTransitGatewayRoute", client.create_transit_gateway_route, cidr) for cidr in plan["create"]]
-    calls += [("ReplaceTransitGatewayRoute", client.replace_transit_gateway_route, item["cidr"]) for item in plan["replace"]]
-    for operation, call, cidr in calls:
-        try:
-            call(TransitGatewayRouteTableId=table_id, DestinationCidrBlock=cidr,
-                 TransitGatewayAttachmentId=attachment_id, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            _fail(module, exc, operation, "route %s -> %s in transit gateway route table %s" % (cidr, attachment_id, table_id))
+    calls = [("create_transit_gateway_route", cidr) for cidr in plan["create"]]
+    calls += [("replace_transit_gateway_route", item["cidr"]) for item in plan["replace"]]
+    for method, cidr in calls:
+        aws.call(module, client, method, "route %s -> %s in transit gateway route table %s" % (cidr, attachment_id, table_id),
+                 "ec2", TransitGatewayRouteTableId=table_id, DestinationCidrBlock=cidr,
+                 TransitGatewayAttachmentId=attachment_id)
 
 
-def main():
+def build_module():
     argument_spec = dict(
         vpn_connection_id=dict(type="str", required=True),
         cidrs=dict(type="list", elements="str"),
@@ -363,63 +284,72 @@ def main():
         report_only=dict(type="bool", default=False),
         replace_existing=dict(type="bool", default=False),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
-                              required_together=[["transit_gateway_route_table_id", "transit_gateway_attachment_id"]],
-                              required_if=[("report_only", False, ["cidrs"])])
+    return AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                            required_together=[["transit_gateway_route_table_id", "transit_gateway_attachment_id"]],
+                            required_if=[("report_only", False, ["cidrs"])])
+
+
+def fail_unless_none(module, problems, **extra):
+    if problems:
+        module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems, **extra)
+
+
+def read_cidrs(module):
+    """The hybrid CIDRs, normalized (none in report-only mode without cidrs)."""
+    params = module.params
+    if not (params["cidrs"] or not params["report_only"]):
+        return []
+    cidrs, problems = route_plan.normalize_cidrs(params["cidrs"] or [])
+    fail_unless_none(module, problems)
+    return cidrs
+
+
+def read_state(module, client, cidrs):
+    """The connection (failing when the options cannot apply to it), the route tables to propagate into and the
+    transit gateway routes of ``cidrs``."""
     params = module.params
     vpn_id = params["vpn_connection_id"]
-    report_only = params["report_only"]
-    cidrs, problems = route_plan.normalize_cidrs(params["cidrs"] or []) if params["cidrs"] or not report_only else ([], [])
-    if problems:
-        module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems)
-
-    client = aws.aws_client(module, "ec2")
     connection = read_connection(module, client, vpn_id)
-    problems = []
-    if not report_only and not (connection.get("Options") or {}).get("StaticRoutesOnly"):
-        problems.append("VPN connection %s uses dynamic (BGP) routing, so static routes cannot be set on it: advertise "
-                        "the hybrid CIDRs over BGP from the customer gateway instead, or recreate the connection with "
-                        "static routing (Options.StaticRoutesOnly=true)." % vpn_id)
-    vgw_id = connection.get("VpnGatewayId")
-    if params["propagate_route_table_ids"] and not vgw_id:
-        problems.append("VPN connection %s has no virtual private gateway (it is on transit gateway %s), so there is "
-                        "nothing to propagate; drop propagate_route_table_ids and use transit_gateway_route_table_id."
-                        % (vpn_id, connection.get("TransitGatewayId")))
-    if problems:
-        module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems)
+    fail_unless_none(module, vpn_plan.connection_problems(connection, vpn_id, params["report_only"],
+                                                          params["propagate_route_table_ids"]))
+    return {"connection": connection,
+            "route_tables": read_route_tables(module, client, params["propagate_route_table_ids"]),
+            "tgw_routes": read_tgw_routes(module, client, params["transit_gateway_route_table_id"], cidrs)}
 
-    report = health(connection)
-    static = plan_static(connection, cidrs, params["purge"])
-    propagation = plan_propagation(module, client, vgw_id, params["propagate_route_table_ids"])
-    tgw = plan_tgw(module, client, params["transit_gateway_route_table_id"], params["transit_gateway_attachment_id"], cidrs)
-    # An active transit gateway route of a hybrid CIDR to another attachment is not replaced silently.
-    taken = [item for item in tgw["replace"] if item.get("state") == "active"]
-    if taken and not params["replace_existing"] and not report_only:
-        problems = ["transit gateway route table %s: %s points at %s (active); it is not replaced silently. Fix: check "
-                    "what uses that route, then set replace_existing (hybrid_vpc_routes_replace_existing) to replace "
-                    "it." % (params["transit_gateway_route_table_id"], item["cidr"], ", ".join(item["from"] or []))
-                    for item in taken]
-        module.fail_json(msg="Nothing was changed: %s" % " ".join(problems), problems=problems,
+
+def checked_plan(module, state, cidrs):
+    """Every write the options ask for, from what was read; fails, changing nothing, on a problem."""
+    params = module.params
+    connection = state["connection"]
+    propagation, missing = vpn_plan.plan_propagation(state["route_tables"], connection.get("VpnGatewayId"),
+                                                     params["propagate_route_table_ids"])
+    if missing:
+        module.fail_json(msg="Nothing was changed: route table(s) %s not found; check propagate_route_table_ids and the "
+                             "region against 'aws ec2 describe-route-tables'." % ", ".join(missing))
+    tgw = vpn_plan.plan_tgw(state["tgw_routes"], params["transit_gateway_attachment_id"], cidrs)
+    if not params["replace_existing"] and not params["report_only"]:
+        fail_unless_none(module, vpn_plan.takeover_problems(tgw, params["transit_gateway_route_table_id"]),
                          transit_gateway_routes=tgw)
+    return {"health": vpn_plan.health(connection), "routes": vpn_plan.plan_static(connection, cidrs, params["purge"]),
+            "propagation": propagation, "transit_gateway_routes": tgw}
 
-    ensure_static(module, client, vpn_id, static)
-    ensure_propagation(module, client, propagation)
-    ensure_tgw(module, client, params["transit_gateway_route_table_id"], params["transit_gateway_attachment_id"], tgw)
 
-    changed = not report_only and bool(static["created"] or static["deleted"] or propagation["enabled"]
-                                       or tgw["create"] or tgw["replace"])
-    result = dict(changed=changed, routes=static, propagation=propagation, transit_gateway_routes=tgw, health=report)
-    if module._diff and not report_only:
-        before = {"static_routes": sorted(static["unchanged"] + static["deleted"] + static["extra"]),
-                  "propagating_route_tables": sorted(propagation["unchanged"]),
-                  "transit_gateway_routes": dict([(item["cidr"], item["from"]) for item in tgw["replace"]]
-                                                 + [(cidr, [params["transit_gateway_attachment_id"]]) for cidr in tgw["unchanged"]])}
-        after = {"static_routes": sorted(static["unchanged"] + static["created"] + static["extra"]),
-                 "propagating_route_tables": sorted(propagation["unchanged"] + propagation["enabled"]),
-                 "transit_gateway_routes": dict((cidr, [params["transit_gateway_attachment_id"]]) for cidr in cidrs)
-                 if params["transit_gateway_route_table_id"] else {}}
-        result["diff"] = dict(before=before, after=after)
-    tunnel_problems = [problem for problem in report["problems"] if problem.startswith("tunnel ")]
+def apply_plan(module, client, plan):
+    params = module.params
+    ensure_static(module, client, params["vpn_connection_id"], plan["routes"])
+    ensure_propagation(module, client, plan["propagation"])
+    ensure_tgw(module, client, params["transit_gateway_route_table_id"], params["transit_gateway_attachment_id"],
+               plan["transit_gateway_routes"])
+
+
+def report(module, plan, cidrs):
+    params = module.params
+    static, propagation, tgw = plan["routes"], plan["propagation"], plan["transit_gateway_routes"]
+    result = dict(plan, changed=not params["report_only"] and vpn_plan.changed(static, propagation, tgw))
+    if module._diff and not params["report_only"]:
+        result["diff"] = vpn_plan.diff(static, propagation, tgw, cidrs, params["transit_gateway_attachment_id"],
+                                       params["transit_gateway_route_table_id"])
+    tunnel_problems = [problem for problem in plan["health"]["problems"] if problem.startswith("tunnel ")]
     if tunnel_problems and params["tunnel_down"] == "fail":
         module.fail_json(msg=" ".join(tunnel_problems) + " (tunnel_down=fail; set tunnel_down=warn to only warn)",
                          **result)
@@ -427,6 +357,15 @@ def main():
         for problem in tunnel_problems:
             module.warn(problem)
     module.exit_json(**result)
+
+
+def main():
+    module = build_module()
+    cidrs = read_cidrs(module)
+    client = aws.aws_client(module, "ec2")
+    plan = checked_plan(module, read_state(module, client, cidrs), cidrs)
+    apply_plan(module, client, plan)
+    report(module, plan, cidrs)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,68 @@ def test_exit_with_diff_uses_its_own_view_for_the_diff(capsys):
                                                             {"n": 2}, diff_view=lambda item: sorted(item or {})))
     assert result["changed"] is False and result["thing"] == {"full": {"n": 2}}
     assert result["diff"] == {"before": [], "after": ["n"]}
+
+
+def test_call_returns_none_for_an_absent_code_and_fails_otherwise(module, capsys):
+    client, stubber = stubbed(module, "eks")
+    stubber.add_client_error("describe_access_entry", service_error_code="ResourceNotFoundException", http_status_code=404)
+    stubber.add_client_error("describe_access_entry", service_error_code="AccessDeniedException", http_status_code=403)
+    request = {"clusterName": "lab", "principalArn": "arn:aws:iam::123456789012:role/Hybrid"}
+    assert aws.call(module, client, "describe_access_entry", "entry of lab", "eks",
+                    absent=("ResourceNotFoundException",), **request) is None
+    result = failure(capsys, lambda: aws.call(module, client, "describe_access_entry", "entry of lab", "eks",
+                                              absent=("ResourceNotFoundException",), **request))
+    assert result["msg"].startswith("Failed to describe access entry entry of lab. The credentials Ansible runs with "
+                                    "lack the permission eks:DescribeAccessEntry")
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("code,advice", [("InvalidGroup.NotFound", "Recreate it."), ("InvalidParameterValue", None)])
+def test_call_gives_the_fix_only_for_its_code(module, capsys, code, advice):
+    client, stubber = stubbed(module, "ec2")
+    stubber.add_client_error("describe_security_groups", service_error_code=code, http_status_code=400)
+    result = failure(capsys, lambda: aws.call(module, client, "describe_security_groups", "sg-1", "ec2",
+                                              fix=aws.fix_when("InvalidGroup.NotFound", "Recreate it."), GroupIds=["sg-1"]))
+    assert result["msg"].startswith("Failed to describe security groups sg-1")
+    assert ("Recreate it." in result["msg"]) is (advice is not None)
+
+
+def test_paginate_raises_the_paging_error_naming_operation_and_page(module):
+    client, stubber = stubbed(module, "ssm", retries=1)
+    stubber.add_response("describe_activations", {"ActivationList": [{"ActivationId": "a1"}], "NextToken": "t1"}, {})
+    stubber.add_client_error("describe_activations", service_error_code="ValidationException", http_status_code=400)
+    with pytest.raises(aws.AWSPagingError) as caught:
+        aws.paginate(client, "describe_activations", "ActivationList")
+    assert (caught.value.operation, caught.value.page) == ("DescribeActivations", 2)
+    assert aws.error_code(caught.value.cause) == "ValidationException"
+    assert "describe_activations failed on page 2" in str(caught.value)
+
+
+def test_list_all_names_the_failed_page(module, capsys):
+    client, stubber = stubbed(module, "ssm", retries=1)
+    stubber.add_response("describe_activations", {"ActivationList": [], "NextToken": "t1"}, {})
+    stubber.add_client_error("describe_activations", service_error_code="AccessDeniedException", http_status_code=403)
+    result = failure(capsys, lambda: aws.list_all(module, client, "describe_activations", "ActivationList",
+                                                  "of EKS cluster lab", "ssm"))
+    assert result["msg"].startswith("Failed to describe activations of EKS cluster lab (page 2). The credentials")
+    assert "ssm:DescribeActivations" in result["msg"]
+
+
+def test_list_all_fails_when_the_pages_do_not_end(module, capsys, monkeypatch):
+    client, stubber = stubbed(module, "eks")
+    for index in range(3):
+        stubber.add_response("list_access_entries", {"accessEntries": [], "nextToken": "t%d" % index}, None)
+    original = aws.paginate
+    monkeypatch.setattr(aws, "paginate", lambda *args, **kwargs: original(*args, max_pages=2, **kwargs))
+    result = failure(capsys, lambda: aws.list_all(module, client, "list_access_entries", "accessEntries",
+                                                  "of cluster lab", "eks", overflow_resource="(cluster lab)",
+                                                  clusterName="lab"))
+    assert result["msg"] == ("Failed to list access entries (cluster lab): list_access_entries returned more than 2 "
+                             "pages; stopped.")
+
+
+@pytest.mark.parametrize("method,operation", [
+    ("describe_vpn_connections", "DescribeVpnConnections"), ("list_nodegroups", "ListNodegroups"), ("import_crl", "ImportCrl"),
+])
+def test_operation_name(method, operation):
+    assert aws.operation_name(method) == operation

@@ -5,8 +5,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
+import json
 
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
 from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
 
 
@@ -129,3 +135,35 @@ def test_rules_of_several_groups_add_up():
 def test_admitted_networks_skip_unparsable_ranges():
     networks = eks_cluster.admitted_networks([group(rule("not-a-cidr", NODES))])
     assert [str(n) for n in networks] == [NODES]
+
+
+def test_remote_cidrs_reads_every_item():
+    cluster = {"remoteNetworkConfig": {"remoteNodeNetworks": [{"cidrs": ["10.200.0.0/24"]}, {"cidrs": ["10.201.0.0/24"]}],
+                                       "remotePodNetworks": [{}]}}
+    assert eks_cluster.remote_cidrs(cluster, "remoteNodeNetworks") == ["10.200.0.0/24", "10.201.0.0/24"]
+    assert eks_cluster.remote_cidrs(cluster, "remotePodNetworks") == []
+    assert eks_cluster.remote_cidrs({}, "remoteNodeNetworks") == []
+
+
+@pytest.fixture
+def aws_module():
+    with patch_module_args({"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret",
+                            "endpoint_url": "http://127.0.0.1:1"}):
+        yield AnsibleAWSModule(argument_spec={}, supports_check_mode=True)
+
+
+@pytest.mark.parametrize("fix", [None, "Check cluster_name."])
+def test_read_cluster_is_the_one_describe_cluster(capsys, aws_module, fix):
+    module = aws_module
+    client = aws.aws_client(module, "eks", retries=1, delay=0.01)
+    stubber = Stubber(client.client)
+    stubber.add_response("describe_cluster", {"cluster": {"name": "lab", "arn": "arn:aws:eks:us-west-2:1:cluster/lab"}},
+                         {"name": "lab"})
+    stubber.add_client_error("describe_cluster", service_error_code="ResourceNotFoundException", http_status_code=404)
+    stubber.activate()
+    assert eks_cluster.read_cluster(module, client, "lab")["arn"] == "arn:aws:eks:us-west-2:1:cluster/lab"
+    with pytest.raises(SystemExit):
+        eks_cluster.read_cluster(module, client, "gone", not_found_fix=fix)
+    message = json.loads(capsys.readouterr().out)["msg"]
+    assert message.startswith("Failed to describe cluster EKS cluster gone")
+    assert ("Check cluster_name." in message) is (fix is not None)
