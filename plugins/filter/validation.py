@@ -202,18 +202,16 @@ class _Failer(object):
         self.failures.append({"host": self.row["host"], "check": check, "detail": detail, "fix": fix or FIX[check]})
 
 
-def validation_results(hosts, play_hosts=None, nodes=None, cilium_nodes=None, vpn=None, gateway_routes=None,
-                       remote_pod_cidrs=None, probe_method="pod"):
-    """One row per inventory host and every failed check; see validation_results.yml."""
+def _check_arguments(hosts, probe_method):
     if probe_method not in PROBE_METHODS:
         raise AnsibleFilterError("validation_results: probe_method must be one of %s, not %r"
                                  % (", ".join(PROBE_METHODS), probe_method))
     if not isinstance(hosts, list):
         raise AnsibleFilterError("validation_results: the input must be a list of per-host results, not %r" % (hosts,))
-    failures = []
-    tunnels, tunnel_failures = _tunnels(vpn)
-    failures.extend(tunnel_failures)
 
+
+def _read_cluster(nodes, cilium_nodes, remote_pod_cidrs, failures):
+    """What the cluster reports, indexed for the per-host checks; its read and pod CIDR problems go to failures."""
     node_objects, node_problem, _found = _resources(nodes, "Nodes")
     cilium_objects, cilium_problem, cilium_found = _resources(cilium_nodes, "CiliumNodes")
     for problem in (node_problem, cilium_problem):
@@ -227,95 +225,147 @@ def validation_results(hosts, play_hosts=None, nodes=None, cilium_nodes=None, vp
         name = (node.get("metadata") or {}).get("name")
         if internal_ips.get(name) and internal_ips[name] not in by_ip:
             by_ip[internal_ips[name]] = node
-    cilium_by_name = dict(((item.get("metadata") or {}).get("name"), item) for item in cilium_objects)
     plan = pod_routes.plan_routes(cilium_objects, internal_ips, remote_pod_cidrs or [], "internal_ip")
     if remote_pod_cidrs and cluster_readable and not cilium_problem:
         for problem in plan["problems"]:
-            if "has no pod CIDR" not in problem:  # reported per host below
+            if "has no pod CIDR" not in problem:  # reported per host
                 failures.append({"host": "cluster", "check": "pod_cidrs", "detail": problem, "fix": FIX["pod_cidrs"]})
+    return {"readable": cluster_readable, "by_ip": by_ip, "cilium_problem": cilium_problem,
+            "cilium_found": cilium_found, "plan": plan,
+            "cilium_by_name": dict(((item.get("metadata") or {}).get("name"), item) for item in cilium_objects)}
 
+
+def _read_gateways(gateway_routes, failures):
+    """The VPN gateways' route tables; the unreadable ones go to failures."""
     tables = _gateway_tables(gateway_routes)
     for gateway, (_routes, problem) in sorted(tables.items()):
         if problem:
             failures.append({"host": gateway, "check": "pod_route", "detail": "route table of %s: %s" % (gateway, problem),
                              "fix": FIX["gateway_read"]})
+    return tables
+
+
+def _new_row(name, item):
+    return {"host": name, "ip": (item or {}).get("ip"), "node": None, "ready": None, "ready_detail": "",
+            "cilium_node": None, "pod_cidrs": [], "reaches_vpc": None, "vpc_detail": "",
+            "answers_from_cluster": None, "probe_detail": "", "pod_route": None, "pod_route_detail": "", "failed": []}
+
+
+def _check_node(row, fail, cluster):
+    """The host's Node (by InternalIP) and its Ready condition."""
+    if not cluster["readable"]:
+        return
+    node = cluster["by_ip"].get(row["ip"])
+    if node is None:
+        row["node"], row["ready"] = "", False
+        fail("node", "no Node has InternalIP %s" % row["ip"])
+        return
+    row["node"] = (node.get("metadata") or {}).get("name")
+    ready = _conditions(node).get("Ready") or {}
+    row["ready"] = ready.get("status") == "True"
+    row["ready_detail"] = " ".join(_text(ready.get(key)) for key in ("reason", "message") if ready.get(key))
+    if not row["ready"]:
+        fail("ready", "Node %s is not Ready (%s)" % (row["node"], row["ready_detail"] or ready.get("status") or
+                                                     "no Ready condition"))
+
+
+def _check_cilium_node(row, fail, cluster):
+    """The CiliumNode of the host's Node and its pod CIDRs."""
+    if not row["node"] or cluster["cilium_problem"]:
+        return
+    cilium = cluster["cilium_by_name"].get(row["node"])
+    row["pod_cidrs"] = list((((cilium or {}).get("spec") or {}).get("ipam") or {}).get("podCIDRs") or [])
+    row["cilium_node"] = bool(cilium) and bool(row["pod_cidrs"])
+    if not row["cilium_node"]:
+        fail("cilium_node", ("no CiliumNode %s (the CiliumNode CRD is not installed)" % row["node"])
+             if not cluster["cilium_found"] else ("no CiliumNode %s" % row["node"]) if not cilium
+             else "CiliumNode %s has no pod CIDR yet" % row["node"])
+
+
+def _check_probes(row, item, fail, probe_method):
+    """The host towards the VPC, and the cluster side towards the host."""
+    name = row["host"]
+    row["reaches_vpc"], row["vpc_detail"] = probe_outcome(item.get("vpc"))
+    if row["reaches_vpc"] is False:
+        fail("reaches_vpc", "%s does not reach the VPC: %s" % (name, row["vpc_detail"]))
+    if probe_method != "none":
+        row["answers_from_cluster"], row["probe_detail"] = probe_outcome(item.get("probe"))
+        if row["answers_from_cluster"] is False:
+            fail("answers_from_cluster", "%s (%s) does not answer from the cluster side (%s probe): %s"
+                 % (name, row["ip"], probe_method, row["probe_detail"]))
+    else:
+        row["probe_detail"] = "not checked (hybrid_validate_probe_method=none)"
+
+
+def _check_gateway_routes(row, fail, gateway, routes):
+    """(route present for every pod CIDR of the host, details) in one gateway's route table."""
+    ip, present, details = row["ip"], True, []
+    for cidr in row["pod_cidrs"]:
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        hops = [via for dest, via in routes if dest == network]
+        if ip in hops:
+            details.append("%s: %s via %s" % (gateway, cidr, ip))
+        else:
+            present = False
+            wrong = "via %s" % ", ".join(hop or "a device" for hop in hops) if hops else "missing"
+            details.append("%s: %s %s" % (gateway, cidr, wrong))
+            fail("pod_route", "%s has no route %s via %s (%s)" % (gateway, cidr, ip, wrong),
+                 FIX["pod_route"].format(cidr=cidr, ip=ip, gateway=gateway))
+    return present, details
+
+
+def _check_pod_route(row, fail, tables):
+    """The routes to the host's pod CIDRs on each VPN gateway, or a hand check when there is none."""
+    if not (row["pod_cidrs"] and row["ip"]):
+        return
+    if not tables:
+        row["pod_route"], row["pod_route_detail"] = "hand check", "no Linux VPN gateway in the inventory"
+        return
+    missing, details = False, []
+    for gateway, (routes, problem) in sorted(tables.items()):
+        if problem:
+            missing = True
+            details.append("%s unreadable" % gateway)
+            continue
+        present, found = _check_gateway_routes(row, fail, gateway, routes)
+        missing = missing or not present
+        details.extend(found)
+    row["pod_route"] = "missing" if missing else "present"
+    row["pod_route_detail"] = "; ".join(details)
+
+
+def _host_row(name, item, failures, cluster, tables, probe_method):
+    """The row of one inventory host, its failed checks appended to failures in the order of the columns."""
+    row = _new_row(name, item)
+    fail = _Failer(failures, row)
+    if item is None:
+        fail("no_result", "no result for %s" % name)
+        return row
+    _check_node(row, fail, cluster)
+    _check_cilium_node(row, fail, cluster)
+    _check_probes(row, item, fail, probe_method)
+    _check_pod_route(row, fail, tables)
+    return row
+
+
+def validation_results(hosts, play_hosts=None, nodes=None, cilium_nodes=None, vpn=None, gateway_routes=None,
+                       remote_pod_cidrs=None, probe_method="pod"):
+    """One row per inventory host and every failed check; see validation_results.yml."""
+    _check_arguments(hosts, probe_method)
+    tunnels, tunnel_failures = _tunnels(vpn)
+    failures = list(tunnel_failures)
+    cluster = _read_cluster(nodes, cilium_nodes, remote_pod_cidrs, failures)
+    tables = _read_gateways(gateway_routes, failures)
 
     given = dict((item.get("name"), item) for item in hosts if isinstance(item, dict) and item.get("name"))
     names = list(play_hosts) if play_hosts else sorted(given)
-    rows = []
-    for name in sorted(set(names) | set(given)):
-        item = given.get(name)
-        row = {"host": name, "ip": (item or {}).get("ip"), "node": None, "ready": None, "ready_detail": "",
-               "cilium_node": None, "pod_cidrs": [], "reaches_vpc": None, "vpc_detail": "",
-               "answers_from_cluster": None, "probe_detail": "", "pod_route": None, "pod_route_detail": "", "failed": []}
-        rows.append(row)
+    rows = [_host_row(name, given.get(name), failures, cluster, tables, probe_method)
+            for name in sorted(set(names) | set(given))]
 
-        fail = _Failer(failures, row)
-        if item is None:
-            fail("no_result", "no result for %s" % name)
-            continue
-        ip = row["ip"]
-        node = by_ip.get(ip)
-        if cluster_readable:
-            if node is None:
-                row["node"], row["ready"] = "", False
-                fail("node", "no Node has InternalIP %s" % ip)
-            else:
-                row["node"] = (node.get("metadata") or {}).get("name")
-                ready = _conditions(node).get("Ready") or {}
-                row["ready"] = ready.get("status") == "True"
-                row["ready_detail"] = " ".join(_text(ready.get(key)) for key in ("reason", "message") if ready.get(key))
-                if not row["ready"]:
-                    fail("ready", "Node %s is not Ready (%s)" % (row["node"], row["ready_detail"] or ready.get("status") or
-                                                                 "no Ready condition"))
-        if row["node"] and not cilium_problem:
-            cilium = cilium_by_name.get(row["node"])
-            row["pod_cidrs"] = list((((cilium or {}).get("spec") or {}).get("ipam") or {}).get("podCIDRs") or [])
-            row["cilium_node"] = bool(cilium) and bool(row["pod_cidrs"])
-            if not row["cilium_node"]:
-                fail("cilium_node", ("no CiliumNode %s (the CiliumNode CRD is not installed)" % row["node"])
-                     if not cilium_found else ("no CiliumNode %s" % row["node"]) if not cilium
-                     else "CiliumNode %s has no pod CIDR yet" % row["node"])
-
-        row["reaches_vpc"], row["vpc_detail"] = probe_outcome(item.get("vpc"))
-        if row["reaches_vpc"] is False:
-            fail("reaches_vpc", "%s does not reach the VPC: %s" % (name, row["vpc_detail"]))
-        if probe_method != "none":
-            row["answers_from_cluster"], row["probe_detail"] = probe_outcome(item.get("probe"))
-            if row["answers_from_cluster"] is False:
-                fail("answers_from_cluster", "%s (%s) does not answer from the cluster side (%s probe): %s"
-                     % (name, ip, probe_method, row["probe_detail"]))
-        else:
-            row["probe_detail"] = "not checked (hybrid_validate_probe_method=none)"
-
-        if row["pod_cidrs"] and ip:
-            if not tables:
-                row["pod_route"], row["pod_route_detail"] = "hand check", "no Linux VPN gateway in the inventory"
-            else:
-                missing, details = [], []
-                for gateway, (routes, problem) in sorted(tables.items()):
-                    if problem:
-                        missing.append(gateway)
-                        details.append("%s unreadable" % gateway)
-                        continue
-                    for cidr in row["pod_cidrs"]:
-                        try:
-                            network = ipaddress.ip_network(cidr, strict=False)
-                        except ValueError:
-                            continue
-                        hops = [via for dest, via in routes if dest == network]
-                        if ip in hops:
-                            details.append("%s: %s via %s" % (gateway, cidr, ip))
-                        else:
-                            missing.append(gateway)
-                            wrong = "via %s" % ", ".join(hop or "a device" for hop in hops) if hops else "missing"
-                            details.append("%s: %s %s" % (gateway, cidr, wrong))
-                            fail("pod_route", "%s has no route %s via %s (%s)" % (gateway, cidr, ip, wrong),
-                                 FIX["pod_route"].format(cidr=cidr, ip=ip, gateway=gateway))
-                row["pod_route"] = "missing" if missing else "present"
-                row["pod_route_detail"] = "; ".join(details)
-
-    route_table = [route for route in plan["routes"] if route["next_hop"] in set(row["ip"] for row in rows)]
+    route_table = [route for route in cluster["plan"]["routes"] if route["next_hop"] in set(row["ip"] for row in rows)]
     summary = {"hosts": len(rows), "hosts_ok": len([row for row in rows if not row["failed"]]),
                "failed_checks": len(failures)}
     return {"ok": not failures, "probe_method": probe_method, "tunnels": tunnels, "hosts": rows, "failures": failures,
