@@ -117,30 +117,36 @@ def _is_str_list(value):
     return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
 
 
-def check_cluster(cluster):
-    """The cluster variables: present, well formed, credential provider inputs."""
+def _missing(variable, fix):
+    return problem("missing", "%s is not set; the cluster needs it." % variable, fix, variable=variable)
+
+
+def _check_cluster_name_and_region(cluster):
     problems = []
-
-    def missing(variable, fix):
-        problems.append(problem("missing", "%s is not set; the cluster needs it." % variable, fix, variable=variable))
-
     name = cluster.get("hybrid_cluster_name")
     if not _is_set(name):
-        missing("hybrid_cluster_name", "Set hybrid_cluster_name in group_vars/all to the EKS cluster's name.")
+        problems.append(_missing("hybrid_cluster_name", "Set hybrid_cluster_name in group_vars/all to the EKS cluster's name."))
     elif not isinstance(name, str):
         problems.append(problem("type", "hybrid_cluster_name is %s, not a string." % _type_name(name),
                                 "Set hybrid_cluster_name to the EKS cluster's name.", variable="hybrid_cluster_name"))
 
     region = cluster.get("hybrid_region")
     if not _is_set(region):
-        missing("hybrid_region", "Set hybrid_region in group_vars/all to the cluster's AWS region, such as us-west-2.")
+        problems.append(_missing("hybrid_region",
+                                 "Set hybrid_region in group_vars/all to the cluster's AWS region, such as us-west-2."))
     elif not isinstance(region, str) or not REGION_RE.match(region):
         problems.append(problem("invalid", "hybrid_region=%r is not an AWS region name." % (region,),
                                 "Set hybrid_region to the cluster's region, such as us-west-2.", variable="hybrid_region"))
+    return problems
 
+
+def _check_versions(cluster):
+    """The Kubernetes version, the nodeadm release and where nodeadm is downloaded from."""
+    problems = []
     version = cluster.get("hybrid_kubernetes_version")
     if not _is_set(version):
-        missing("hybrid_kubernetes_version", "Set hybrid_kubernetes_version to the cluster's version, quoted, such as '1.31'.")
+        problems.append(_missing("hybrid_kubernetes_version",
+                                 "Set hybrid_kubernetes_version to the cluster's version, quoted, such as '1.31'."))
     elif isinstance(version, bool) or not KUBERNETES_VERSION_RE.match(str(version)):
         hint = (" (YAML read an unquoted %s as the number %s)" % (version, version)) if isinstance(version, float) else ""
         problems.append(problem(
@@ -149,7 +155,7 @@ def check_cluster(cluster):
 
     nodeadm = cluster.get("hybrid_nodeadm_version")
     if not _is_set(nodeadm):
-        missing("hybrid_nodeadm_version", "Pin the nodeadm release, such as hybrid_nodeadm_version: v1.0.20.")
+        problems.append(_missing("hybrid_nodeadm_version", "Pin the nodeadm release, such as hybrid_nodeadm_version: v1.0.20."))
     elif not isinstance(nodeadm, str) or not NODEADM_VERSION_RE.match(nodeadm):
         problems.append(problem(
             "invalid", "hybrid_nodeadm_version=%r is not a nodeadm release vX.Y.Z." % (nodeadm,),
@@ -162,25 +168,35 @@ def check_cluster(cluster):
             "insecure", "hybrid_nodeadm_base_url=%r is not https; nodeadm runs as root on every host." % (base_url,),
             "Use an https mirror, or set hybrid_nodeadm_allow_insecure_url: true for a mirror on a network you trust.",
             variable="hybrid_nodeadm_base_url"))
+    return problems
 
+
+def _check_network_variables(cluster):
+    """The CIDR lists and the service CIDR: present and of their type (check_network checks the values)."""
+    problems = []
     for variable, required in (("hybrid_vpc_cidrs", True), ("hybrid_remote_node_cidrs", True),
                                ("hybrid_remote_pod_cidrs", False), ("hybrid_route_table_ids", False)):
         value = cluster.get(variable, _MISSING)
         if value is _MISSING or value is None:
             if required:
-                missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable)
+                problems.append(_missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable))
             continue
         if not _is_str_list(value):
             problems.append(problem("type", "%s is %s; it must be a list of strings." % (variable, _type_name(value)),
                                     "Write %s as a YAML list, one item per line." % variable, variable=variable))
         elif required and not value:
-            missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable)
+            problems.append(_missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable))
     service = cluster.get("hybrid_service_cidr")
     if service is not None and not isinstance(service, str):
         problems.append(problem("type", "hybrid_service_cidr is %s; it must be one CIDR string." % _type_name(service),
                                 "Set hybrid_service_cidr to the cluster's service CIDR, or leave it unset.",
                                 variable="hybrid_service_cidr"))
+    return problems
 
+
+def _check_aws_ids(cluster):
+    """The AWS ids of their form, and one gateway for the VPC routes."""
+    problems = []
     for variable, prefix in AWS_ID_PREFIXES:
         value = cluster.get(variable)
         for item in (value if isinstance(value, (list, tuple)) else [value]):
@@ -197,30 +213,44 @@ def check_cluster(cluster):
             "hybrid CIDRs to one target.",
             "Keep the gateway the Site-to-Site VPN is attached to (hybrid_vpn_gateway_id for a virtual private gateway, "
             "hybrid_transit_gateway_id for a transit gateway) and remove the other.", variable="hybrid_transit_gateway_id"))
+    return problems
 
+
+def _check_validate_targets(cluster):
     targets = cluster.get("hybrid_validate_vpc_targets")
     if not _is_set(targets):
-        missing("hybrid_validate_vpc_targets",
-                "Set hybrid_validate_vpc_targets to what every edge host must reach in the VPC for validate.yml (the "
-                "last stage of site.yml): an ADDRESS to ping or ADDRESS:PORT to connect to, such as a cloud node or "
-                "the cluster endpoint's address with :443.")
-    elif not _is_str_list(targets):
-        problems.append(problem("type", "hybrid_validate_vpc_targets is %s; it must be a list of strings." % _type_name(targets),
-                                "Write hybrid_validate_vpc_targets as a YAML list of ADDRESS or ADDRESS:PORT.",
-                                variable="hybrid_validate_vpc_targets"))
+        return [_missing("hybrid_validate_vpc_targets",
+                         "Set hybrid_validate_vpc_targets to what every edge host must reach in the VPC for validate.yml (the "
+                         "last stage of site.yml): an ADDRESS to ping or ADDRESS:PORT to connect to, such as a cloud node or "
+                         "the cluster endpoint's address with :443.")]
+    if not _is_str_list(targets):
+        return [problem("type", "hybrid_validate_vpc_targets is %s; it must be a list of strings." % _type_name(targets),
+                        "Write hybrid_validate_vpc_targets as a YAML list of ADDRESS or ADDRESS:PORT.",
+                        variable="hybrid_validate_vpc_targets")]
+    return []
 
+
+def _check_credential_provider(cluster):
     provider = cluster.get("hybrid_credential_provider", "ssm")
     if provider not in CREDENTIAL_PROVIDERS:
-        problems.append(problem(
+        return [problem(
             "invalid", "hybrid_credential_provider=%r is not one of %s." % (provider, ", ".join(CREDENTIAL_PROVIDERS)),
             "Set hybrid_credential_provider to ssm (SSM hybrid activations) or iam-ra (IAM Roles Anywhere).",
-            variable="hybrid_credential_provider"))
-    elif provider == "iam-ra":
-        path = cluster.get("hybrid_iam_ra_ca_certificate_path")
-        if not _is_set(path) or not isinstance(path, str):
-            missing("hybrid_iam_ra_ca_certificate_path",
-                    "With iam-ra, set hybrid_iam_ra_ca_certificate_path to the PEM file (on the controller) of the CA "
-                    "that issues the node certificates.")
+            variable="hybrid_credential_provider")]
+    path = cluster.get("hybrid_iam_ra_ca_certificate_path")
+    if provider == "iam-ra" and (not _is_set(path) or not isinstance(path, str)):
+        return [_missing("hybrid_iam_ra_ca_certificate_path",
+                         "With iam-ra, set hybrid_iam_ra_ca_certificate_path to the PEM file (on the controller) of the CA "
+                         "that issues the node certificates.")]
+    return []
+
+
+def check_cluster(cluster):
+    """The cluster variables: present, well formed, credential provider inputs."""
+    problems = []
+    for rules in (_check_cluster_name_and_region, _check_versions, _check_network_variables, _check_aws_ids,
+                  _check_validate_targets, _check_credential_provider):
+        problems.extend(rules(cluster))
     return problems
 
 
