@@ -346,8 +346,8 @@ def summary(facts):
     }
 
 
-def main():
-    module = AnsibleModule(
+def build_module():
+    return AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", default="initialized", choices=list(nodeadm_plan.STATES)),
             kubernetes_version=dict(type="str"),
@@ -376,6 +376,10 @@ def main():
         ],
         supports_check_mode=True,
     )
+
+
+def read_options(module):
+    """Mask the secrets first, then check the options and settle the containerd source; fail on any problem."""
     params = module.params
     mask_config_secrets(module, params["config_path"])
     # The whole URL is masked by no_log; its password may also appear on its own, decoded, or as user:password.
@@ -390,30 +394,34 @@ def main():
     if problems:
         module.fail_json(msg="nodeadm: invalid options: " + "; ".join(problems), problems=problems)
 
-    host = Host(module, params["binary"])
-    # Only nodeadm's own process gets the proxy (NodeadmRunner passes it to run_command's environ_update).
-    runner = NodeadmRunner(module, binary=params["binary"], environ=proxy.proxy_environment(params["proxy"], params["no_proxy"]))
-    facts = host.facts()
-    plan = nodeadm_plan.plan(facts, {
+
+def plan_nodeadm(params, facts):
+    return nodeadm_plan.plan(facts, {
         "state": params["state"], "kubernetes_version": params["kubernetes_version"],
         "credential_provider": params["credential_provider"], "config_changed": params["config_changed"],
         "allow_disruptive": params["allow_disruptive"],
     })
-    result = {"changed": False, "actions": plan["actions"], "needs": plan["needs"], "tracker": facts["tracker"],
-              "kubelet_version": facts["kubelet_version"], "initialized": nodeadm_plan.is_initialized(facts)}
+
+
+def read_nodeadm_version(runner, params, result):
+    """Whether the binary exists; its version goes into result."""
     binary_present = os.path.exists(params["binary"])
     if binary_present:
         version = runner.version()
         if version.ok:
             result["nodeadm_version"] = version.stdout.strip()
+    return binary_present
 
+
+def check_runnable(module, plan, result, binary_present):
+    """Fail on the plan's problems and on missing inputs of the planned verbs; warn the plan's warnings."""
+    params = module.params
     if plan["problems"]:
         module.fail_json(msg="nodeadm on this host: " + "; ".join(plan["problems"]), **result)
     blockers = []
     # In check mode the binary may be missing because the download before this was only predicted.
     if plan["actions"] and not binary_present and not module.check_mode:
         blockers.append("%s does not exist; download nodeadm first (the role hybridnodes.eks.nodeadm does)" % params["binary"])
-    config_source = "file://" + params["config_path"]
     if set(plan["actions"]) & {"init", "upgrade"} and not os.path.exists(params["config_path"]) and not module.check_mode:
         blockers.append("the NodeConfig %s does not exist; write it first with hybridnodes.eks.nodeadm_config" % params["config_path"])
     if blockers:
@@ -421,13 +429,30 @@ def main():
     for warning in plan["warnings"]:
         module.warn(warning)
 
-    before = summary(facts)
-    if module.check_mode or not plan["actions"]:
-        result["changed"] = bool(plan["actions"])
-        if module._diff and plan["actions"]:
-            result["diff"] = {"before": before, "after": predicted(before, plan, params)}
-        module.exit_json(**result)
 
+def report_prediction(module, plan, before, result):
+    """Check mode, or nothing to do: exit with what would change."""
+    result["changed"] = bool(plan["actions"])
+    if module._diff and plan["actions"]:
+        result["diff"] = {"before": before, "after": predicted(before, plan, module.params)}
+    module.exit_json(**result)
+
+
+def fail_action(module, runner, action, failure, outcome, result):
+    """Fail with nodeadm's last line of output and, when the NodeConfig exists, the output of nodeadm debug."""
+    config_path = module.params["config_path"]
+    if os.path.exists(config_path):
+        debug = runner.run("debug", config_source="file://" + config_path, no_color=True)
+        result["debug"] = (debug.stdout + debug.stderr).strip()
+    last = (outcome.stderr or outcome.stdout or "").strip().splitlines()
+    module.fail_json(msg="nodeadm %s %s after %d attempt(s): %s" % (
+        action, failure, outcome.attempts, last[-1] if last else "(no output)"), **result)
+
+
+def apply_actions(module, host, runner, plan, facts, result):
+    """Run the planned verbs in order, each checked by its post-condition; the host's facts after the last one."""
+    params = module.params
+    config_source = "file://" + params["config_path"]
     attempts = params["retries"] + 1
     done = []
     for action in plan["actions"]:
@@ -442,15 +467,36 @@ def main():
         failure = None if outcome.ok else "exited %d" % outcome.rc
         failure = failure or postcondition(action, facts, params)
         if failure:
-            if os.path.exists(params["config_path"]):
-                debug = runner.run("debug", config_source=config_source, no_color=True)
-                result["debug"] = (debug.stdout + debug.stderr).strip()
-            last = (outcome.stderr or outcome.stdout or "").strip().splitlines()
-            module.fail_json(msg="nodeadm %s %s after %d attempt(s): %s" % (
-                action, failure, outcome.attempts, last[-1] if last else "(no output)"), **result)
+            fail_action(module, runner, action, failure, outcome, result)
+    return facts
+
+
+def report(module, before, facts, result):
     if module._diff:
         result["diff"] = {"before": before, "after": summary(facts)}
     module.exit_json(**result)
+
+
+def main():
+    module = build_module()
+    params = module.params
+    read_options(module)
+
+    host = Host(module, params["binary"])
+    # Only nodeadm's own process gets the proxy (NodeadmRunner passes it to run_command's environ_update).
+    runner = NodeadmRunner(module, binary=params["binary"], environ=proxy.proxy_environment(params["proxy"], params["no_proxy"]))
+    facts = host.facts()
+    plan = plan_nodeadm(params, facts)
+    result = {"changed": False, "actions": plan["actions"], "needs": plan["needs"], "tracker": facts["tracker"],
+              "kubelet_version": facts["kubelet_version"], "initialized": nodeadm_plan.is_initialized(facts)}
+    binary_present = read_nodeadm_version(runner, params, result)
+    check_runnable(module, plan, result, binary_present)
+
+    before = summary(facts)
+    if module.check_mode or not plan["actions"]:
+        report_prediction(module, plan, before, result)
+    facts = apply_actions(module, host, runner, plan, facts, result)
+    report(module, before, facts, result)
 
 
 def read_os_id():
