@@ -174,56 +174,69 @@ def _address_problems(node_ip, remote_node_cidrs):
     return []
 
 
-def problems(doc, remote_node_cidrs=None):
-    """Every reason nodeadm would refuse (or a join would fail with) this NodeConfig.
-
-    Messages never contain the activation code.
-    """
+def _document_problems(doc, spec):
+    """The document's type and the cluster it joins."""
     found = []
     if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
         found.append(_problem("apiVersion", "apiVersion/kind must be %s/%s." % (API_VERSION, KIND), "Render with this module."))
-    spec = doc.get("spec") or {}
     cluster = spec.get("cluster") or {}
     for key in ("name", "region"):
         if not cluster.get(key):
             found.append(_problem("cluster_name" if key == "name" else "region", "spec.cluster.%s is required." % key,
                                   "Set the cluster's %s." % key))
-    hybrid = spec.get("hybrid") or {}
-    ssm = hybrid.get("ssm")
-    ira = hybrid.get("iamRolesAnywhere")
+    return found
+
+
+def _credential_provider_problems(hybrid, ssm, ira):
+    """Exactly one credential provider block."""
     if "ssm" in hybrid and not ssm and not ira:
-        found.append(_problem("ssm_activation_id", "No SSM activation is given, and none is in the existing NodeConfig.",
-                              "Pass ssm_activation_id and ssm_activation_code from hybridnodes.eks.ssm_activation "
-                              "(created at join time for the hosts not registered yet)."))
-    elif bool(ssm) == bool(ira):
-        found.append(_problem("credential_provider",
-                              "Exactly one of the ssm and iamRolesAnywhere blocks must be set (found %s)." % (
-                                  "both" if ssm else "neither"),
-                              "Give the SSM activation or the IAM Roles Anywhere settings, not both."))
-    if ssm:
-        if not UUID_RE.match(str(ssm.get("activationId") or "")):
-            found.append(_problem("ssm_activation_id", "The SSM activation id %r is not a UUID." % (ssm.get("activationId"),),
-                                  "Use the ActivationId returned by ssm:CreateActivation."))
-        code_length = len(str(ssm.get("activationCode") or ""))
-        if not ACTIVATION_CODE_LENGTH[0] <= code_length <= ACTIVATION_CODE_LENGTH[1]:
-            found.append(_problem("ssm_activation_code",
-                                  "The SSM activation code has %d characters; nodeadm wants %d to %d." % (
-                                      (code_length,) + ACTIVATION_CODE_LENGTH),
-                                  "Use the ActivationCode returned by ssm:CreateActivation (it is shown only once)."))
-    if ira:
-        reason = node_name_problem(ira.get("nodeName") or "")
-        if reason:
-            found.append(_problem("iam_ra_node_name", "The IAM Roles Anywhere nodeName %r is refused: %s." % (
-                ira.get("nodeName"), reason), "Use a lower-case name of up to %d characters (letters, digits, '-', "
-                "'.'); it is the Node's name and must equal the certificate's CN." % NODE_NAME_MAX))
-        for key, option in (("trustAnchorArn", "iam_ra_trust_anchor_arn"), ("profileArn", "iam_ra_profile_arn"),
-                            ("roleArn", "iam_ra_role_arn")):
-            if not str(ira.get(key) or "").startswith("arn:"):
-                found.append(_problem(option, "iamRolesAnywhere.%s must be an ARN." % key, "Set %s." % option))
-        for key in ("certificatePath", "privateKeyPath", "awsConfigPath"):
-            if ira.get(key) and not str(ira[key]).startswith("/"):
-                found.append(_problem(key, "iamRolesAnywhere.%s must be an absolute path." % key, "Use an absolute path."))
-    flags = (spec.get("kubelet") or {}).get("flags") or []
+        return [_problem("ssm_activation_id", "No SSM activation is given, and none is in the existing NodeConfig.",
+                         "Pass ssm_activation_id and ssm_activation_code from hybridnodes.eks.ssm_activation "
+                         "(created at join time for the hosts not registered yet).")]
+    if bool(ssm) == bool(ira):
+        return [_problem("credential_provider",
+                         "Exactly one of the ssm and iamRolesAnywhere blocks must be set (found %s)." % (
+                             "both" if ssm else "neither"),
+                         "Give the SSM activation or the IAM Roles Anywhere settings, not both.")]
+    return []
+
+
+def _ssm_problems(ssm):
+    """The SSM activation id and code (the messages give the code's length only)."""
+    found = []
+    if not UUID_RE.match(str(ssm.get("activationId") or "")):
+        found.append(_problem("ssm_activation_id", "The SSM activation id %r is not a UUID." % (ssm.get("activationId"),),
+                              "Use the ActivationId returned by ssm:CreateActivation."))
+    code_length = len(str(ssm.get("activationCode") or ""))
+    if not ACTIVATION_CODE_LENGTH[0] <= code_length <= ACTIVATION_CODE_LENGTH[1]:
+        found.append(_problem("ssm_activation_code",
+                              "The SSM activation code has %d characters; nodeadm wants %d to %d." % (
+                                  (code_length,) + ACTIVATION_CODE_LENGTH),
+                              "Use the ActivationCode returned by ssm:CreateActivation (it is shown only once)."))
+    return found
+
+
+def _iam_ra_problems(ira):
+    """The IAM Roles Anywhere node name, ARNs and paths."""
+    found = []
+    reason = node_name_problem(ira.get("nodeName") or "")
+    if reason:
+        found.append(_problem("iam_ra_node_name", "The IAM Roles Anywhere nodeName %r is refused: %s." % (
+            ira.get("nodeName"), reason), "Use a lower-case name of up to %d characters (letters, digits, '-', "
+            "'.'); it is the Node's name and must equal the certificate's CN." % NODE_NAME_MAX))
+    for key, option in (("trustAnchorArn", "iam_ra_trust_anchor_arn"), ("profileArn", "iam_ra_profile_arn"),
+                        ("roleArn", "iam_ra_role_arn")):
+        if not str(ira.get(key) or "").startswith("arn:"):
+            found.append(_problem(option, "iamRolesAnywhere.%s must be an ARN." % key, "Set %s." % option))
+    for key in ("certificatePath", "privateKeyPath", "awsConfigPath"):
+        if ira.get(key) and not str(ira[key]).startswith("/"):
+            found.append(_problem(key, "iamRolesAnywhere.%s must be an absolute path." % key, "Use an absolute path."))
+    return found
+
+
+def _kubelet_flag_problems(flags):
+    """Flags nodeadm rejects, and the flags this module owns given more than once."""
+    found = []
     for flag in flags:
         if _flag_name(flag) in FORBIDDEN_KUBELET_FLAGS:
             found.append(_problem("kubelet_extra_flags", "%s is rejected by nodeadm for hybrid nodes." % _flag_name(flag),
@@ -233,6 +246,12 @@ def problems(doc, remote_node_cidrs=None):
         if names.count(name) > 1:
             found.append(_problem("kubelet_extra_flags", "%s is given more than once." % name,
                                   "Set it through the module's option, not in kubelet_extra_flags."))
+    return found
+
+
+def _taint_and_label_problems(flags):
+    """The taints and labels the kubelet registers the Node with, in the order of the flags."""
+    found = []
     for flag in flags:
         if _flag_name(flag) == "--register-with-taints":
             for taint in str(flag).split("=", 1)[1].split(","):
@@ -246,6 +265,27 @@ def problems(doc, remote_node_cidrs=None):
                     found.append(_problem("node_labels", "Node label %s." % found_label[1],
                                           "Remove it or use your own prefix (such as example.com/role); a label the "
                                           "kubelet may not set itself is set afterwards with kubectl label."))
+    return found
+
+
+def problems(doc, remote_node_cidrs=None):
+    """Every reason nodeadm would refuse (or a join would fail with) this NodeConfig.
+
+    Messages never contain the activation code.
+    """
+    spec = doc.get("spec") or {}
+    found = _document_problems(doc, spec)
+    hybrid = spec.get("hybrid") or {}
+    ssm = hybrid.get("ssm")
+    ira = hybrid.get("iamRolesAnywhere")
+    found.extend(_credential_provider_problems(hybrid, ssm, ira))
+    if ssm:
+        found.extend(_ssm_problems(ssm))
+    if ira:
+        found.extend(_iam_ra_problems(ira))
+    flags = (spec.get("kubelet") or {}).get("flags") or []
+    found.extend(_kubelet_flag_problems(flags))
+    found.extend(_taint_and_label_problems(flags))
     node_ips = [str(flag).split("=", 1)[1] for flag in flags if _flag_name(flag) == "--node-ip"]
     if remote_node_cidrs and node_ips:
         found.extend(_address_problems(node_ips[0], remote_node_cidrs))
