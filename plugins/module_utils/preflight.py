@@ -395,6 +395,59 @@ def _open_command(name, proto, port, zone=None):
     return "ufw allow %s/%s" % (port, proto)
 
 
+def _port_reading(state, want):
+    """One wanted port (FIREWALL_PORTS) as one active firewall has it, with what the messages name."""
+    name, proto, port = state["name"], want["proto"], want["port"]
+    label = "%s/%s" % (proto, port)
+    opened = _firewall_open(state, proto, port)
+    note = " (open at runtime only: nodeadm init reloads firewalld and loses it)" if (
+        name == "firewalld" and not opened and _firewalld_open(state["runtime"], proto, port)) else ""
+    return {"name": name, "label": label, "use": want["use"], "opened": opened, "note": note,
+            "item": "firewall:%s:%s" % (name, label), "command": _open_command(name, proto, port, state.get("zone"))}
+
+
+def _cni_validation_check(state, want, seen, nodeadm_reads, skip_cni_validation):
+    """The VXLAN port, which nodeadm init's cni-validation reads itself: an explicit rule for 8472/udp or 4789/udp."""
+    label, name = seen["label"], seen["name"]
+    nodeadm_ok = not nodeadm_reads or _firewall_open(state, want["proto"], want["port"], True) or \
+        _firewall_open(state, want["proto"], CALICO_VXLAN_PORT, True)
+    if seen["opened"] and nodeadm_ok:
+        return check(seen["item"], True, "hard", "%s (%s) is open in %s" % (label, want["use"], name))
+    if not seen["opened"]:
+        message = "%s (%s) is not open in %s%s" % (label, want["use"], name, seen["note"])
+        if nodeadm_reads and not nodeadm_ok:
+            message += ("; nodeadm init's cni-validation fails unless %s or udp/%d is open"
+                        % (label, CALICO_VXLAN_PORT))
+        elif nodeadm_reads:
+            message += "; nodeadm accepts udp/%d, but Cilium's VXLAN uses %s" % (CALICO_VXLAN_PORT, label)
+    else:
+        message = ("%s (%s) is open in %s only by its default policy; nodeadm init's cni-validation reads "
+                   "only an explicit rule and fails" % (label, want["use"], name))
+    return check(
+        seen["item"], False, "soft" if skip_cni_validation else "hard",
+        message + (" (cni-validation is skipped)" if skip_cni_validation else ""),
+        "Open it: %s. Or, when the nodes do not use VXLAN, skip nodeadm's check: add cni-validation to "
+        "nodeadm_skip_phases (nodeadm init --skip cni-validation)." % seen["command"])
+
+
+def _port_check(state, want, nodeadm_reads, skip_cni_validation):
+    """One wanted port (FIREWALL_PORTS) in one active firewall."""
+    seen = _port_reading(state, want)
+    label, name, item_name = seen["label"], seen["name"], seen["item"]
+    if seen["opened"] is None:
+        return check(item_name, False, "soft", "%s (%s) in %s: unknown (rules unreadable)" % (
+            label, want["use"], name), "Run the preflight as root, or check that %s is allowed." % label)
+    if want.get("nodeadm") == "cni-validation":
+        return _cni_validation_check(state, want, seen, nodeadm_reads, skip_cni_validation)
+    if seen["opened"]:
+        return check(item_name, True, "hard", "%s (%s) is open in %s" % (label, want["use"], name))
+    if want.get("nodeadm") == "opens" and nodeadm_reads:
+        return check(item_name, True, "hard", "%s (%s) is closed in %s; nodeadm init opens it" % (
+            label, want["use"], name))
+    return check(item_name, False, "hard", "%s (%s) is not open in %s%s" % (
+        label, want["use"], name, seen["note"]), "Open it: %s." % seen["command"])
+
+
 def check_firewall(firewalls, os_info, skip_cni_validation=False):
     """firewalls: [{name: firewalld|ufw, active: True|None, error, permanent, runtime (firewalld: --list-all texts) |
     status, default_input, before_rules (ufw)}] of the firewalls found installed and not stopped."""
@@ -412,51 +465,7 @@ def check_firewall(firewalls, os_info, skip_cni_validation=False):
         if not fw.get("active"):
             continue
         state = _firewall_state(fw)
-        zone = state.get("zone")
-        nodeadm_reads = name == managed
-        for want in FIREWALL_PORTS:
-            proto, port = want["proto"], want["port"]
-            label = "%s/%s" % (proto, port)
-            opened = _firewall_open(state, proto, port)
-            command = _open_command(name, proto, port, zone)
-            note = " (open at runtime only: nodeadm init reloads firewalld and loses it)" if (
-                name == "firewalld" and not opened and _firewalld_open(state["runtime"], proto, port)) else ""
-            item_name = "firewall:%s:%s" % (name, label)
-            if opened is None:
-                checks.append(check(item_name, False, "soft", "%s (%s) in %s: unknown (rules unreadable)" % (
-                    label, want["use"], name), "Run the preflight as root, or check that %s is allowed." % label))
-                continue
-            if want.get("nodeadm") == "cni-validation":
-                # nodeadm's own reading: an explicit rule for 8472/udp or 4789/udp.
-                nodeadm_ok = not nodeadm_reads or _firewall_open(state, proto, port, True) or \
-                    _firewall_open(state, proto, CALICO_VXLAN_PORT, True)
-                if opened and nodeadm_ok:
-                    checks.append(check(item_name, True, "hard", "%s (%s) is open in %s" % (label, want["use"], name)))
-                    continue
-                if not opened:
-                    message = "%s (%s) is not open in %s%s" % (label, want["use"], name, note)
-                    if nodeadm_reads and not nodeadm_ok:
-                        message += ("; nodeadm init's cni-validation fails unless %s or udp/%d is open"
-                                    % (label, CALICO_VXLAN_PORT))
-                    elif nodeadm_reads:
-                        message += "; nodeadm accepts udp/%d, but Cilium's VXLAN uses %s" % (CALICO_VXLAN_PORT, label)
-                else:
-                    message = ("%s (%s) is open in %s only by its default policy; nodeadm init's cni-validation reads "
-                               "only an explicit rule and fails" % (label, want["use"], name))
-                checks.append(check(
-                    item_name, False, "soft" if skip_cni_validation else "hard",
-                    message + (" (cni-validation is skipped)" if skip_cni_validation else ""),
-                    "Open it: %s. Or, when the nodes do not use VXLAN, skip nodeadm's check: add cni-validation to "
-                    "nodeadm_skip_phases (nodeadm init --skip cni-validation)." % command))
-                continue
-            if opened:
-                checks.append(check(item_name, True, "hard", "%s (%s) is open in %s" % (label, want["use"], name)))
-            elif want.get("nodeadm") == "opens" and nodeadm_reads:
-                checks.append(check(item_name, True, "hard", "%s (%s) is closed in %s; nodeadm init opens it" % (
-                    label, want["use"], name)))
-            else:
-                checks.append(check(item_name, False, "hard", "%s (%s) is not open in %s%s" % (
-                    label, want["use"], name, note), "Open it: %s." % command))
+        checks.extend(_port_check(state, want, name == managed, skip_cni_validation) for want in FIREWALL_PORTS)
     return checks
 
 
