@@ -20,6 +20,8 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+
 API_VERSION = "node.eks.aws/v1alpha1"
 KIND = "NodeConfig"
 MASK = "********"
@@ -129,10 +131,11 @@ def render(cluster_name, region, credential_provider, ssm=None, iam_roles_anywhe
     hybrid = {}
     if enable_credentials_file:
         hybrid["enableCredentialsFile"] = True
-    if credential_provider == "ssm":
-        hybrid["ssm"] = dict((key, value) for key, value in (ssm or {}).items() if value)
-    elif credential_provider == "iam-ra":
-        hybrid["iamRolesAnywhere"] = dict((key, value) for key, value in (iam_roles_anywhere or {}).items() if value)
+    # spec.hybrid.<the provider's section> (module_utils/credential_providers.py).
+    section = {"ssm": ssm, "iam-ra": iam_roles_anywhere}.get(credential_provider)
+    if credential_provider in credential_providers.PROVIDERS:
+        hybrid[credential_providers.PROVIDERS[credential_provider]["nodeconfig_key"]] = dict(
+            (key, value) for key, value in (section or {}).items() if value)
     spec = {"cluster": {"name": cluster_name, "region": region}, "hybrid": hybrid}
     flags = kubelet_flags(node_ip, node_labels, node_taints, kubelet_extra_flags)
     kubelet = {}
@@ -189,16 +192,19 @@ def problems(doc, remote_node_cidrs=None):
             found.append(_problem("cluster_name" if key == "name" else "region", "spec.cluster.%s is required." % key,
                                   "Set the cluster's %s." % key))
     hybrid = spec.get("hybrid") or {}
-    ssm = hybrid.get("ssm")
-    ira = hybrid.get("iamRolesAnywhere")
-    if "ssm" in hybrid and not ssm and not ira:
+    sections = [credential_providers.PROVIDERS[name]["nodeconfig_key"] for name in credential_providers.NAMES]
+    given = [key for key in sections if hybrid.get(key)]
+    ssm = hybrid.get(credential_providers.PROVIDERS["ssm"]["nodeconfig_key"])
+    ira = hybrid.get(credential_providers.PROVIDERS["iam-ra"]["nodeconfig_key"])
+    if "ssm" in hybrid and not given:
         found.append(_problem("ssm_activation_id", "No SSM activation is given, and none is in the existing NodeConfig.",
                               "Pass ssm_activation_id and ssm_activation_code from hybridnodes.eks.ssm_activation "
                               "(created at join time for the hosts not registered yet)."))
-    elif bool(ssm) == bool(ira):
+    elif len(given) != 1:
         found.append(_problem("credential_provider",
-                              "Exactly one of the ssm and iamRolesAnywhere blocks must be set (found %s)." % (
-                                  "both" if ssm else "neither"),
+                              "Exactly one of the %s blocks must be set (found %s)." % (
+                                  " and ".join(sections), "neither" if not given else "both" if len(given) == 2
+                                  else " and ".join(given)),
                               "Give the SSM activation or the IAM Roles Anywhere settings, not both."))
     if ssm:
         if not UUID_RE.match(str(ssm.get("activationId") or "")):
