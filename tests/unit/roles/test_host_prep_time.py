@@ -19,8 +19,8 @@ def family_vars(family):
     os_vars = DataLoader().load_from_file(os.path.join(ROLE, "..", "os_vars", "vars", family + ".yml"))
     mapping = DataLoader().load_from_file(os.path.join(ROLE, "vars", "main.yml"), trusted_as_template=True)
     templar = Templar(loader=DataLoader(), variables=dict(os_vars, **mapping))
-    return dict((name, templar.template(mapping[name])) for name in mapping if name.startswith(("host_prep_time",
-                                                                                              "host_prep_timesyncd")))
+    names = [name for name in mapping if name.startswith(("host_prep_time", "host_prep_timesyncd"))]
+    return dict((name, templar.template(mapping[name])) for name in names)
 
 
 def time_tasks():

@@ -76,9 +76,10 @@ def iam_role_task(module, **variables):
     task = [t for t in tasks if module in t][0]
     values = dict(loader.load_from_file(os.path.join(ROOT, "roles", "aws_prerequisites", "defaults", "main.yml"),
                                         trusted_as_template=True))
-    values.update({"hybrid_cluster_name": "hybrid-lab", "aws_prerequisites_cluster_arn": CLUSTER_ARN, "aws_prerequisites_region": REGION,
-              "aws_prerequisites_account_id": ACCOUNT, "aws_prerequisites_enable_credentials_file": False,
-              "ansible_check_mode": False, "aws_prerequisites_role_before": {"iam_roles": [{}]}})
+    values.update({"hybrid_cluster_name": "hybrid-lab", "aws_prerequisites_cluster_arn": CLUSTER_ARN,
+                   "aws_prerequisites_region": REGION, "aws_prerequisites_account_id": ACCOUNT,
+                   "aws_prerequisites_enable_credentials_file": False, "ansible_check_mode": False,
+                   "aws_prerequisites_role_before": {"iam_roles": [{}]}})
     values.update(variables)
     values.update(task["vars"])
     return Templar(loader=loader, variables=values).template(task[module])
