@@ -50,11 +50,11 @@ import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, credential_providers, nodeconfig
 from ansible_collections.hybridnodes.eks.plugins.module_utils.cidr import problem
 
 NODE_GROUP = "hybrid_nodes"
-CREDENTIAL_PROVIDERS = ("ssm", "iam-ra")
+CREDENTIAL_PROVIDERS = credential_providers.NAMES
 ARCHITECTURES = ("amd64", "arm64")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -231,7 +231,7 @@ def _check_validate_targets(cluster):
 
 
 def _check_credential_provider(cluster):
-    provider = cluster.get("hybrid_credential_provider", "ssm")
+    provider = cluster.get("hybrid_credential_provider", credential_providers.DEFAULT)
     if provider not in CREDENTIAL_PROVIDERS:
         return [problem(
             "invalid", "hybrid_credential_provider=%r is not one of %s." % (provider, ", ".join(CREDENTIAL_PROVIDERS)),
@@ -494,7 +494,7 @@ def check_hosts(cluster, hosts):
                 problems.extend(check_vpn_server_ip(host, hostvars, address, remote_node_cidrs))
         for found in check_pool_values(hostvars):
             pool_problems.setdefault(tuple(sorted(found.items())), []).append(host)
-        problems.extend(check_node_name(host, hostvars, cluster.get("hybrid_credential_provider", "ssm")))
+        problems.extend(check_node_name(host, hostvars, cluster.get("hybrid_credential_provider", credential_providers.DEFAULT)))
         names.setdefault(str(hostvars.get("hybrid_node_name") or host), []).append(host)
         for name in CLUSTER_VARIABLES:
             if name in hostvars and hostvars[name] != cluster.get(name, _MISSING):

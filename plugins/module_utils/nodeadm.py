@@ -23,9 +23,10 @@ __metaclass__ = type
 import re
 import time
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
 DEFAULT_BINARY = "/usr/local/bin/nodeadm"
 
-CREDENTIAL_PROVIDERS = ("ssm", "iam-ra")
+CREDENTIAL_PROVIDERS = credential_providers.NAMES
 CONTAINERD_SOURCES = ("none", "distro", "docker")
 VALIDATION_PHASES = (
     "install-validation", "cni-validation", "node-ip-validation", "credentials-validation",

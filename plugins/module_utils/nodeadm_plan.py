@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+
 STATES = ("installed", "initialized", "upgraded", "absent")
 
 
@@ -47,13 +49,8 @@ def version_matches(requested, installed):
 
 
 def installed_provider(tracker):
-    if not tracker:
-        return None
-    if tracker.get("Ssm"):
-        return "ssm"
-    if tracker.get("IamRolesAnywhere"):
-        return "iam-ra"
-    return None
+    """The provider nodeadm's tracker records (its key per provider: module_utils/credential_providers.py)."""
+    return credential_providers.from_tracker(tracker)
 
 
 def is_installed(facts):

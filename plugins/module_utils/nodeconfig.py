@@ -20,6 +20,8 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+
 API_VERSION = "node.eks.aws/v1alpha1"
 KIND = "NodeConfig"
 MASK = "********"
@@ -129,10 +131,11 @@ def render(cluster_name, region, credential_provider, ssm=None, iam_roles_anywhe
     hybrid = {}
     if enable_credentials_file:
         hybrid["enableCredentialsFile"] = True
-    if credential_provider == "ssm":
-        hybrid["ssm"] = dict((key, value) for key, value in (ssm or {}).items() if value)
-    elif credential_provider == "iam-ra":
-        hybrid["iamRolesAnywhere"] = dict((key, value) for key, value in (iam_roles_anywhere or {}).items() if value)
+    # spec.hybrid.<the provider's section> (module_utils/credential_providers.py).
+    section = {"ssm": ssm, "iam-ra": iam_roles_anywhere}.get(credential_provider)
+    if credential_provider in credential_providers.PROVIDERS:
+        hybrid[credential_providers.PROVIDERS[credential_provider]["nodeconfig_key"]] = dict(
+            (key, value) for key, value in (section or {}).items() if value)
     spec = {"cluster": {"name": cluster_name, "region": region}, "hybrid": hybrid}
     flags = kubelet_flags(node_ip, node_labels, node_taints, kubelet_extra_flags)
     kubelet = {}

@@ -20,6 +20,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers as cp
 from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
 from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm as nodeadm_rules
 
@@ -29,8 +30,8 @@ SUPPORTED_OS = {
     "rhel": ("8", "9"),
     "amzn": ("2023",),
 }
-# IAM Roles Anywhere is not supported on these.
-IAM_RA_UNSUPPORTED = {("ubuntu", "20.04"), ("rhel", "8")}
+# IAM Roles Anywhere is not supported on these (the registry's rule, module_utils/credential_providers.py).
+IAM_RA_UNSUPPORTED = set(tuple(os_version) for os_version in cp.PROVIDERS["iam-ra"]["unsupported_os"])
 
 # Minimum kernel per Cilium version: the first entry whose Cilium version is <= the chosen one wins. The EKS user
 # guide (hybrid-nodes-cni, "Version compatibility") says Cilium v1.18.3 needs Linux >= 5.10 and is therefore not
@@ -78,11 +79,7 @@ def default_endpoints(region, credential_provider, palette_endpoint=None):
     module_utils/eks_endpoints.py for the table and its sources."""
     hosts = [ep.hybrid_assets_host(region), ep.service_host("eks", region), ep.service_host("api.ecr", region),
              ep.ecr_registry(region)]
-    if credential_provider == "iam-ra":
-        hosts += (["rolesanywhere.amazonaws.com"] if ep.partition(region) == "aws" else []) + [
-            ep.service_host("rolesanywhere", region)]
-    else:
-        hosts += [ep.service_host("ssm", region), "amazon-ssm-%s.s3.%s.%s" % (region, region, ep.dns_suffix(region))]
+    hosts += cp.endpoints(credential_provider if credential_provider in cp.PROVIDERS else cp.DEFAULT, region)
     if palette_endpoint:
         hosts.append(palette_endpoint)
     return [h if ":" in h else "%s:443" % h for h in hosts]
@@ -184,11 +181,12 @@ def check_os(os_info, credential_provider, allow_unsupported):
         checks.append(check("os", False, "hard", "%s is outside the EKS Hybrid Nodes support matrix (%s)" % (name, matrix),
                             "Install a supported OS, or set allow_unsupported_os (hybrid_allow_unsupported_os) to go "
                             "on at your own risk."))
-    if credential_provider == "iam-ra":
-        bad = (os_id, key_version) in IAM_RA_UNSUPPORTED
+    provider = cp.PROVIDERS.get(credential_provider)
+    if provider and provider["unsupported_os"]:
+        bad = not cp.os_supported(credential_provider, os_id, key_version)
         checks.append(check("credential_provider", not bad, "hard",
-                            "IAM Roles Anywhere is %ssupported on %s" % ("not " if bad else "", name),
-                            "Use hybrid_credential_provider=ssm on this host, or upgrade to Ubuntu 22.04+ / RHEL 9."))
+                            "%s is %ssupported on %s" % (provider["title"], "not " if bad else "", name),
+                            provider["unsupported_os_fix"]))
     return checks
 
 

@@ -15,7 +15,12 @@ ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "host_
 
 
 def family_vars(family):
-    return DataLoader().load_from_file(os.path.join(ROLE, "vars", family + ".yml"))
+    """The role's variables on a host of ``family``: its vars/main.yml rendered over roles/os_vars/vars/FAMILY.yml."""
+    os_vars = DataLoader().load_from_file(os.path.join(ROLE, "..", "os_vars", "vars", family + ".yml"))
+    mapping = DataLoader().load_from_file(os.path.join(ROLE, "vars", "main.yml"), trusted_as_template=True)
+    templar = Templar(loader=DataLoader(), variables=dict(os_vars, **mapping))
+    names = [name for name in mapping if name.startswith(("host_prep_time", "host_prep_timesyncd"))]
+    return dict((name, templar.template(mapping[name])) for name in names)
 
 
 def time_tasks():
