@@ -34,7 +34,8 @@ def template(value, **variables):
 
 
 def preflight_tasks():
-    return load(REPO, "playbooks", "preflight.yml")[0]["tasks"]
+    # The first play is the boilerplate every operation playbook imports (playbooks/_boilerplate.yml).
+    return next(play for play in load(REPO, "playbooks", "preflight.yml") if "tasks" in play)["tasks"]
 
 
 def test_the_pin_is_the_newest_documented_aws_build_and_the_inventory_overrides_it():
