@@ -16,7 +16,7 @@ PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(
   git rsync openssh-client curl jq ca-certificates openssl shellcheck
   debootstrap systemd-container iptables iproute2 iputils-ping
-  etcd-server
+  etcd-server ipset dnsmasq-base
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -6,9 +6,10 @@ systemd-nspawn inside the lab's network namespaces, reached over SSH.
   (upper/work under STATE/hosts/NAME), so a host's changes survive a reboot
   and vanish with ``down``.
 - Per-host layer (written before first boot): hostname, machine-id, its own
-  SSH host key, the lab's SSH public key for root, /etc/resolv.conf copied
-  from the machine (DNS goes through the gateway's NAT to the machine's
-  resolver), apt sources, and the network stack.
+  SSH host key, the lab's SSH public key for root, /etc/resolv.conf naming
+  the lab's DNS on the gateway (hnlab.dns: AWS names answered inside the lab,
+  the package archive's asked of the machine's resolver, nothing else), apt
+  sources, and the network stack.
 - Network stack: systemd-networkd (enabled per host) with
   /etc/systemd/network/10-eth0.network: static address, default route via
   cfg.edge_gateway_ip, no route to the VPC (host preparation adds "VPC via
@@ -212,8 +213,7 @@ def prepare_host(cfg, spec: dict, pubkey: str, mtu: int) -> None:
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     ssh_dir.chmod(0o700)
     _write(root, "/root/.ssh/authorized_keys", pubkey.strip() + "\n", 0o600)
-    resolv = Path("/etc/resolv.conf").read_text()
-    _write(root, "/etc/resolv.conf", "# copied from the lab machine by hnlab\n" + resolv)
+    _write(root, "/etc/resolv.conf", f"# the lab's DNS (hnlab.dns), written by hnlab\nnameserver {cfg.edge_gateway_ip}\n")
     _write(root, "/etc/apt/sources.list",
            f"deb {DEBIAN_MIRROR} bookworm main\ndeb {DEBIAN_MIRROR} bookworm-updates main\n"
            "deb http://deb.debian.org/debian-security bookworm-security main\n")
@@ -289,7 +289,9 @@ def boot(cfg, spec: dict) -> int:
             join + 'mount -t tmpfs tmpfs /run/systemd/nspawn && exec "$@"', "sh",
             "systemd-nspawn", "-D", str(root), "-b", "-M", name, "--register=no", "--keep-unit",
             "--capability=CAP_NET_ADMIN", f"--network-namespace-path={ns.netns_path(spec['netns'])}",
-            "--console=passive"]
+            # The host's own /etc/resolv.conf (the lab's DNS), not a copy of the machine's, which nspawn's
+            # default (auto) would put in place at every boot.
+            "--resolv-conf=off", "--console=passive"]
     with open(log, "ab") as out:
         out.write(f"\n=== boot {time.strftime('%F %T')} ===\n".encode())
         out.flush()

@@ -410,6 +410,15 @@ def _grant_nodes(cfg: LabConfig) -> None:
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NODE_ROLE},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
         })
+        # What a real kubelet reads and writes besides its Node (pods, services, events, CSI objects): the API
+        # server's own system:node role, which nothing binds by default (the Node authorizer replaced the binding;
+        # the lab authorizes with RBAC alone).
+        rbac.create_cluster_role_binding({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{NODE_ROLE}:system-node"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
+        })
 
 
 # --- lab component interface -------------------------------------------------

@@ -29,7 +29,7 @@ from . import config as config_mod
 from . import cilium_manifest, edge, inventory, network, nsforward
 from . import netns as ns
 
-COMPONENTS = ("k8s", "aws", "nsforward", "mirror", "cilium_operator")
+COMPONENTS = ("dns", "k8s", "aws", "nsforward", "mirror", "cilium_operator")
 
 
 class LabError(RuntimeError):

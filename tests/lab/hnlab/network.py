@@ -41,7 +41,7 @@ def _load(cfg) -> dict:
     try:
         return json.loads(_state_file(cfg).read_text())
     except (OSError, ValueError):
-        return {"netns": [], "links": [], "iptables": [], "chains": [], "routes": [], "sysctl": {}}
+        return {"netns": [], "links": [], "iptables": [], "chains": [], "routes": [], "sysctl": {}, "ipsets": []}
 
 
 def _save(cfg, st: dict) -> None:
@@ -61,7 +61,7 @@ class _Recorder:
         self.st = _load(cfg)
 
     def add(self, kind: str, item) -> None:
-        if item not in self.st[kind]:
+        if item not in self.st.setdefault(kind, []):
             self.st[kind].append(item)
             _save(self.cfg, self.st)
 
@@ -87,6 +87,8 @@ REQUIRED_TOOLS = {
     "systemd-nspawn": "systemd-container",
     "iptables": "iptables",
     "ip": "iproute2",
+    "ipset": "ipset",
+    "dnsmasq": "dnsmasq-base",
     "unshare": "util-linux",
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
@@ -134,6 +136,38 @@ SYSCTL_MINIMUMS = {
     "kernel.keys.maxkeys": 20000,
     "kernel.keys.maxbytes": 2000000,
 }
+
+
+# What a real kubelet sets at start, and fails without, when the kernel differs (k8s.io/kubernetes
+# pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables; the values are k8s.io/component-helpers
+# node/util/sysctl's). nspawn mounts /proc/sys read-only inside the hosts and these are not per namespace, so the lab
+# sets them on the machine while a real kubelet runs (set_kubelet_sysctls), recorded like the others: restored by
+# restore_kubelet_sysctls, and at the latest by stop().
+KUBELET_SYSCTLS = {
+    "vm.overcommit_memory": 1,
+    "vm.panic_on_oom": 0,
+    "kernel.panic": 10,
+    "kernel.panic_on_oops": 1,
+    "kernel.keys.root_maxkeys": 1000000,
+    "kernel.keys.root_maxbytes": 25000000,
+}
+
+
+def set_kubelet_sysctls(cfg) -> None:
+    rec = _Recorder(cfg)
+    for key, value in KUBELET_SYSCTLS.items():
+        if Path("/proc/sys/" + key.replace(".", "/")).read_text().strip() != str(value):
+            rec.sysctl(key, str(value))
+
+
+def restore_kubelet_sysctls(cfg) -> None:
+    """Put back the values set_kubelet_sysctls changed, and forget them."""
+    st = _load(cfg)
+    for key in KUBELET_SYSCTLS:
+        old = st["sysctl"].pop(key, None)
+        if old is not None:
+            Path("/proc/sys/" + key.replace(".", "/")).write_text(old)
+    _save(cfg, st)
 
 
 def _link_exists(name: str) -> bool:
@@ -185,6 +219,28 @@ def _chain(rec: _Recorder, table: str, chain: str) -> None:
     if run(["iptables", "-w", "-t", table, "-n", "-L", chain], check=False).returncode != 0:
         run(["iptables", "-w", "-t", table, "-N", chain])
     rec.add("chains", [table, chain])
+
+
+def archive_set(cfg) -> str:
+    """The ipset of the package archive's addresses (filled by the lab's DNS, hnlab.dns)."""
+    return f"{cfg.prefix}-archive"
+
+
+def egress_chain(cfg) -> str:
+    """The chain that refuses whatever tries to leave the lab other than toward the package archive."""
+    return f"{cfg.prefix}-egress"
+
+
+def egress_refused(cfg) -> int:
+    """Packets refused so far on their way out of the lab (the counter of egress_chain's one rule)."""
+    out = run(["iptables", "-w", "-t", "filter", "-n", "-v", "-x", "-L", egress_chain(cfg)]).stdout.splitlines()
+    rules = [line.split() for line in out[2:] if line.strip()]
+    return sum(int(rule[0]) for rule in rules)
+
+
+def _ipset(rec: _Recorder, name: str) -> None:
+    run(["ipset", "-exist", "create", name, "hash:ip"])
+    rec.add("ipsets", name)
 
 
 def _unreachable_route(rec: _Recorder, cidr: str) -> None:
@@ -241,10 +297,16 @@ def start(cfg) -> dict:
     _ipt(rec, "filter", chain, "-o", br, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
     for cidr in (cfg.vpc_cidr, cfg.pod_cidr):
         _ipt(rec, "filter", chain, "-d", cidr, "-j", "REJECT", "--reject-with", "icmp-net-unreachable")
-    if resolver:
-        for proto in ("udp", "tcp"):
-            _ipt(rec, "filter", chain, "-i", br, "-o", dev, "-d", resolver, "-p", proto, "--dport", "53", "-j", "ACCEPT")
-    _ipt(rec, "filter", chain, "-i", br, "-o", dev, "-p", "tcp", "-m", "multiport", "--dports", "80,443", "-j", "ACCEPT")
+    # Out of the lab: HTTP(S) to the package archive's addresses only, as the lab's DNS (hnlab.dns) resolved them for
+    # the hosts (the ipset it fills). The hosts ask no other resolver (theirs is the lab's DNS on the gateway), so
+    # DNS never leaves from them either. Whatever else tries to leave is refused in its own chain, whose counter
+    # (egress_refused) a test reads around a whole run.
+    _ipset(rec, archive_set(cfg))
+    _ipt(rec, "filter", chain, "-i", br, "-o", dev, "-p", "tcp", "-m", "multiport", "--dports", "80,443",
+         "-m", "set", "--match-set", archive_set(cfg), "dst", "-j", "ACCEPT")
+    _chain(rec, "filter", egress_chain(cfg))
+    _ipt(rec, "filter", egress_chain(cfg), "-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
+    _ipt(rec, "filter", chain, "-i", br, "-o", dev, "-j", egress_chain(cfg))
     _ipt(rec, "filter", chain, "-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
     _ipt(rec, "nat", "POSTROUTING", "-s", cfg.edge_cidr, "-o", dev, "-j", "MASQUERADE")
 
@@ -328,6 +390,8 @@ def stop(cfg) -> list[str]:
             errors.append(f"ip netns del: {r.stderr.strip()[:300]}")
     for kind, cidr in reversed(st["routes"]):
         attempt(["ip", "route", "del", kind, cidr])
+    for name in reversed(st.get("ipsets", [])):
+        attempt(["ipset", "destroy", name])
     for key, old in st["sysctl"].items():
         with contextlib.suppress(OSError):
             Path("/proc/sys/" + key.replace(".", "/")).write_text(old)
@@ -346,6 +410,9 @@ def leftovers(cfg) -> list[str]:
         for line in run(["iptables-save"], check=False).stdout.splitlines():
             if p in line or COMMENT in line:
                 found.append(f"iptables {line}")
+    if shutil.which("ipset"):
+        found += [f"ipset {name}" for name in run(["ipset", "list", "-n"], check=False).stdout.split()
+                  if name.startswith(p + "-")]
     routes = run(["ip", "route", "show"], check=False).stdout
     for cidr in (cfg.vpc_cidr, cfg.pod_cidr, cfg.edge_cidr):
         for line in routes.splitlines():

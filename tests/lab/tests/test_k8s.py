@@ -136,4 +136,3 @@ def test_stop_leaves_nothing(lab):
     st = k8s.status(lab)
     assert not st["running"] and not st["readyz"]
     k8s.stop(lab)  # idempotent
-

@@ -148,6 +148,41 @@ def test_lab_nodes_reach_eks_and_aws_only_through_vpn(lab):
         _ssh(lab, host, f"ip route del {lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}")
 
 
+
+def test_lab_dns_answers_aws_names_inside_the_lab_and_nothing_else(lab):
+    """The hosts' only resolver is the lab's DNS: AWS names get the cluster endpoint's lab address, the package
+    archive's names their real addresses (which the egress then admits), any other name NXDOMAIN, asked of no one."""
+    from hnlab import dns, network
+
+    host = _edges(lab)[0]
+    assert _ssh(lab, host, "grep -v '^#' /etc/resolv.conf").stdout.split() == ["nameserver", lab.edge_gateway_ip]
+    for name in ("hybrid-assets.eks.amazonaws.com", "sts.us-west-2.amazonaws.com",
+                 "ABCDEF0123456789.gr7.us-west-2.eks.amazonaws.com"):
+        got = _ssh(lab, host, f"getent ahostsv4 {name} | awk '{{print $1}}' | sort -u").stdout.split()
+        assert got == [lab.eks_endpoint_ip], (name, got)
+    assert _ssh(lab, host, "getent hosts example.com").returncode != 0
+    rcode, addresses = dns.lookup(lab.edge_gateway_ip, "github.com")
+    assert (rcode, addresses) == (3, [])  # NXDOMAIN, from the lab's DNS itself
+    log = dns.query_log(lab).read_text()
+    assert "config github.com is NXDOMAIN" in log and "forwarded github.com" not in log
+    # The archive: resolved through the machine's resolver, and its addresses are what the egress admits.
+    archive = _ssh(lab, host, "getent ahostsv4 deb.debian.org | awk '{print $1}' | sort -u").stdout.split()
+    assert archive, "deb.debian.org did not resolve through the lab's DNS"
+    members = netns.run(["ipset", "list", network.archive_set(lab)]).stdout
+    assert all(address in members for address in archive), (archive, members)
+
+
+def test_lab_egress_refuses_and_counts_what_is_not_the_archive(lab):
+    """What leaves the edge network for the machine's uplink: HTTP(S) to the archive's addresses only; everything
+    else is refused in the egress chain, whose counter the whole-run test reads (no packet is sent out here)."""
+    from hnlab import network
+
+    rules = netns.run(["iptables", "-w", "-S", f"{lab.prefix}-fwd"]).stdout
+    assert f"--match-set {network.archive_set(lab)} dst" in rules
+    assert f"-j {network.egress_chain(lab)}" in rules
+    assert "--dport 53" not in rules  # the hosts' DNS never leaves: the lab's DNS answers it
+    assert isinstance(network.egress_refused(lab), int)
+
 def test_lab_vpn_gateway_routes_pod_cidr_only_when_installed(lab):
     host, gw = _edges(lab)[0], _gw(lab)
     pod_ip = "192.168.0.1"

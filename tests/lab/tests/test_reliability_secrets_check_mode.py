@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hnlab import edge, k8s, state
+from hnlab import dns, edge, k8s, network, state
 from hnlab.aws.clients import client
 from hnlab.testing import play, recap as _recap, ssh as _ssh
 
@@ -313,6 +313,7 @@ def ssm(lab, start, tmp_path_factory):
     extra = ["-e", json.dumps(ctx["extra"])]
     seen: dict = {"start": start}
     since = time.time()
+    refused_before = network.egress_refused(lab)
     try:
         seen["check_fresh"] = dict(_run(lab, workdir, "check-fresh", SITE, "--check", "--diff", *extra), label="check-fresh")
         seen["after_check_fresh"] = state.snapshot(lab)
@@ -321,6 +322,7 @@ def ssm(lab, start, tmp_path_factory):
         seen["check_converged"] = dict(_run(lab, workdir, "check-converged", SITE, "--check", "--diff", *extra),
                                        label="check-converged")
         seen["after_check_converged"] = state.snapshot(lab)
+        seen["egress_refused"] = network.egress_refused(lab) - refused_before
         seen["secrets"] = {}
         for host in ctx["hosts"]:
             seen["secrets"].update({f"{host['name']} {k}": v for k, v in _host_secrets(lab, host).items()})
@@ -409,6 +411,15 @@ def test_check_mode_on_the_converged_lab_predicts_and_changes_nothing(ssm):
 # ---------------------------------------------------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------------------------------------------------
+
+def test_a_whole_site_run_makes_no_attempt_to_leave_the_lab(lab, ssm):
+    """site.yml in check mode, for real and again in check mode: not one packet tried to leave the lab for anything
+    but the package archive (the egress chain's counter, hnlab.network.egress_refused), while the hosts resolved
+    every name through the lab's DNS."""
+    assert ssm["egress_refused"] == 0, (
+        f"{ssm['egress_refused']} packets tried to leave the lab during the site runs; the lab's DNS log "
+        f"{dns.query_log(lab)} shows what the hosts looked up")
+
 
 @pytest.mark.reliability("secrets")
 def test_ssm_site_run_shows_no_secret_anywhere(lab, ssm):
