@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """The agent-mode user-data of roles/palette_artifacts, rendered by Ansible's own templating from the role's template
 and defaults: written on the controller it keeps the guide's reboot: true; placed on a host by the role's agent install
-it says reboot: false (Ansible reboots); it passes hybridnodes.eks.palette_user_data_problems; the installer gets the
-site proxy in both cases, as the guide exports it."""
+it says reboot: false (Ansible reboots); it passes hybridnodes.eks.palette_user_data_problems. (The installer gets the
+site proxy from hybridnodes.eks.palette_agent_install, whose tests hold it.)"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -54,9 +54,7 @@ def test_host_copy_leaves_the_reboot_to_ansible_and_carries_users_and_proxy():
     assert palette_user_data_problems(text, mode="agent") == []
 
 
-def test_installer_proxy_environment():
-    loader, variables = _variables(hybrid_proxy="http://proxy.lan:3128")
-    env = Templar(loader=loader, variables=variables).template(variables["palette_artifacts_agent_proxy_env"])
-    assert env == {k: "http://proxy.lan:3128" for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
-    loader, variables = _variables()
-    assert Templar(loader=loader, variables=variables).template(variables["palette_artifacts_agent_proxy_env"]) == {}
+def test_installer_path_follows_the_agent_dir():
+    loader, variables = _variables(palette_artifacts_agent_dir="/srv/palette")
+    path = Templar(loader=loader, variables=variables).template(variables["palette_artifacts_agent_installer_path"])
+    assert path == "/srv/palette/palette-agent-install.sh"

@@ -13,14 +13,6 @@ import os
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-# Builtin modules with no proxy option, that read it from the environment only: a known gap, listed so that no other
-# task joins it unnoticed.
-KNOWN = {
-    ("roles/palette_artifacts/tasks/agent_install.yml", "Download and verify palette-agent-install.sh"):
-        "ansible.builtin.get_url has no proxy option",
-    ("roles/palette_artifacts/tasks/agent_install.yml", "Run the Palette agent installer"):
-        "the vendor installer reads the proxy from its environment (the task is no_log)",
-}
 
 
 def tasks(items):
@@ -48,9 +40,9 @@ def test_no_task_environment_carries_the_proxy():
             if "proxy" in str(task.get("environment", "")).lower():
                 found[(path, task.get("name"))] = str(task["environment"])
     assert scanned > 100  # the scan reads the task files
-    unexpected = {key: value for key, value in found.items() if key not in KNOWN}
-    assert not unexpected, "give the proxy as a no_log module option instead: %s" % unexpected
-    assert set(found) == set(KNOWN), "no longer needed in KNOWN: %s" % sorted(set(KNOWN) - set(found))
+    # No exception: a builtin module with no proxy option gets a module of the collection that takes it (the Palette
+    # agent installer's download and run: hybridnodes.eks.palette_agent_install).
+    assert not found, "give the proxy as a no_log module option instead: %s" % found
 
 
 def test_the_nodeadm_and_package_index_tasks_give_the_proxy_as_module_options():
@@ -63,3 +55,16 @@ def test_the_nodeadm_and_package_index_tasks_give_the_proxy_as_module_options():
         refresh = yaml.safe_load(handle)[0]
     assert "environment" not in refresh
     assert refresh["hybridnodes.eks.package_index"]["proxy"] == "{{ host_prep_proxy | default(omit, true) }}"
+
+
+def test_the_palette_agent_download_and_run_give_the_proxy_as_module_options():
+    with open(os.path.join(ROOT, "roles", "palette_artifacts", "tasks", "agent_install.yml")) as handle:
+        content = yaml.safe_load(handle)
+    named = {task.get("name"): task for task in tasks(content)}
+    for name, state in (("Download and verify palette-agent-install.sh", "downloaded"),
+                        ("Run the Palette agent installer", "installed")):
+        task = named[name]
+        assert "environment" not in task, name
+        options = task["hybridnodes.eks.palette_agent_install"]
+        assert options["state"] == state
+        assert options["proxy"] == "{{ palette_artifacts_proxy | default(omit, true) }}"
