@@ -25,9 +25,10 @@ ANSIBLE_COLLECTIONS_PATH="$out/install" ansible-galaxy collection install --no-d
 installed=$out/install/ansible_collections/hybridnodes/eks
 test -f "$installed/MANIFEST.json"
 # Nor a file that names the lab's code: its Python package (hnlab), labctl, its state and cache directories
-# (/var/lib/hybridnodes-lab, /var/cache/hybridnodes-lab), its environment variables (HNLAB_*). README.md, which also
-# tells developers how to run the lab, is the one exception.
-marked=$(grep -rlE 'hnlab|labctl|hybridnodes-lab|HNLAB_' "$installed" | sed "s|^$installed/||" | grep -vx 'README.md' || true)
+# (/var/lib/hybridnodes-lab, /var/cache/hybridnodes-lab), its environment variables (HNLAB_*). The documentation
+# (README.md and docs/*.md), which also tells developers how to run the lab, is the one exception.
+marked=$(grep -rlE 'hnlab|labctl|hybridnodes-lab|HNLAB_' "$installed" | sed "s|^$installed/||" \
+  | grep -vxE 'README\.md|docs/[^/]+\.md' || true)
 if [ -n "$marked" ]; then
   printf 'collection-check: shipped files name the lab (hnlab, labctl, hybridnodes-lab, HNLAB_); keep them out of the tarball or the lab out of them:\n%s\n' "$marked" >&2
   exit 1
