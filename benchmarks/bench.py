@@ -28,7 +28,7 @@ Comparisons (once, on the smallest size): vpc_hybrid_routes against amazon.aws.e
 (purge_routes false); hybrid_preflight against one builtin task per check; a site.yml re-run with
 pipelining off against the re-run (pipelining on, as ansible.cfg sets it).
 The 10,000 CiliumNodes target is an in-process micro-benchmark of the collection's pod-route planning
-(module_utils/pod_routes.py) and validation (module_utils/routes.py, as static_route uses it).
+(module_utils/rules/pod_routes.py) and validation (module_utils/edge/routes.py, as static_route uses it).
 
 Writes one results file per run, benchmarks/results/<UTC date and time>-<sizes>[-reuse].json, never over another,
 and no copy of it; prints the table. `bench.py --markdown FILE` prints a results file's table as Markdown.
@@ -441,7 +441,8 @@ def pod_route_plan_benchmark(count: int = PLAN_NODES, repeats: int = 3) -> dict:
     other load on the machine does not inflate as much as the wall time (``wall_seconds``, also kept).
     """
     _import_paths()
-    from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes, routes as rt
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 
     nodes, ips = synthetic_cilium_nodes(count)
     best = None

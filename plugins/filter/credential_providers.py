@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers
 
 
 def credential_provider(name, partition=None, region=None, account_id=None, trust_anchor_arn=None, cluster_arn=None):

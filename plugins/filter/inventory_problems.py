@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleError, AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, inventory_rules
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr, inventory_rules
 
 
 def _options(role_specs):

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import mixed_mode
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import mixed_mode
 
 
 def _resources(results):

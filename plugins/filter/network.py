@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr
 
 
 def cidr_problems(vpc_cidrs, service_cidr=None, remote_node_cidrs=None, remote_pod_cidrs=None, names=None):

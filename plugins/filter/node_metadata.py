@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import node_metadata
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import node_metadata
 
 
 def node_metadata_patch(node, labels=None, taints=None):

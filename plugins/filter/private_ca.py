@@ -13,7 +13,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import crl, private_ca
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import crl, private_ca
 
 
 def iam_ra_ca_problems(path, key_path=None, label="The CA certificate", bundles=None):

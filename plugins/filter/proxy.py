@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import proxy
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import proxy
 
 
 def proxy_problems(url, name="hybrid_proxy"):

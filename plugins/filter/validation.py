@@ -21,7 +21,7 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
 
 PROBE_METHODS = ("pod", "host", "command", "none")
 FORMATS = ("table", "markdown", "json", "failures")

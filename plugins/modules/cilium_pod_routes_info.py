@@ -114,8 +114,8 @@ cilium_installed:
   sample: true
 """
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import k8s
-from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes
+from ansible_collections.hybridnodes.eks.plugins.module_utils.k8s import api as k8s
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
 
 
 def crd_missing(exc):

@@ -159,7 +159,7 @@ access_entry:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
 
 TYPES = ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX"]
 AUTHENTICATION_MODE_FIX = ("Access entries need the cluster's authentication mode to be API or API_AND_CONFIG_MAP; "

@@ -218,8 +218,8 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import eks_cluster
 
 # vCPUs and GiB of the sizes below 'large' (as in the t3 family, where they are used).
 SMALL_SIZES = {"nano": (2, 0.5), "micro": (2, 1), "small": (2, 2), "medium": (2, 4)}

@@ -156,9 +156,9 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import eks_cluster
 
 POLL_SECONDS = 5
 SERVICE_CIDR_NAME = "the cluster's service CIDR (kubernetesNetworkConfig.serviceIpv4Cidr)"

@@ -253,7 +253,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import preflight as pf
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight as pf
 
 
 def _read(path):

@@ -231,8 +231,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm_plan, proxy
-from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import nodeadm_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import proxy
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.nodeadm import (
     INIT_PHASES,
     UPGRADE_PHASES,
     NodeadmArgumentError,

@@ -185,7 +185,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import nodeconfig
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700

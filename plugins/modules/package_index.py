@@ -96,8 +96,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import package_index as pi
-from ansible_collections.hybridnodes.eks.plugins.module_utils import proxy
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import package_index as pi
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import proxy
 
 
 def _mtime(path):

@@ -136,8 +136,9 @@ crl:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, crl, rolesanywhere
-from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import CRL, TRUST_ANCHOR
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import crl
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import CRL, TRUST_ANCHOR
 
 
 def read_crl(module):

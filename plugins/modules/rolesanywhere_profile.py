@@ -130,8 +130,8 @@ profile:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
-from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import PROFILE
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import PROFILE
 
 MIN_DURATION = 900
 MAX_DURATION = 43200

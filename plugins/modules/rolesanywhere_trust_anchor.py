@@ -130,9 +130,9 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
-from ansible_collections.hybridnodes.eks.plugins.module_utils.private_ca import ca_problems, default_public_bundles, load_pems
-from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import TRUST_ANCHOR
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller.private_ca import ca_problems, default_public_bundles, load_pems
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import TRUST_ANCHOR
 
 
 def same_certificate(left, right):

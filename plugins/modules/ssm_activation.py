@@ -185,8 +185,8 @@ import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 # botocore's SSM model (ssm/2014-11-06/service-2.json, CreateActivationRequest): ExpirationDate "up to 30 days in

@@ -130,8 +130,8 @@ deregistered_instance_ids:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_cluster
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import eks_cluster
 
 CLUSTER_TAG = "EKSClusterARN"
 

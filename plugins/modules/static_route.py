@@ -212,7 +212,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import routes as rt
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 
 
 def _read(path):

@@ -140,8 +140,8 @@ target:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import route_plan
 
 TARGET_OPTIONS = ["vpn_gateway_id", "transit_gateway_id", "network_interface_id", "gateway_id"]
 

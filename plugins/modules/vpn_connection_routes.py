@@ -207,9 +207,9 @@ health:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
-from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
-from ansible_collections.hybridnodes.eks.plugins.module_utils import vpn_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import route_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import vpn_plan
 
 
 def read_connection(module, client, vpn_id):

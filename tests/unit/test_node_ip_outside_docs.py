@@ -14,7 +14,8 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import nodeconfig
 from ansible_collections.hybridnodes.eks.plugins.modules import nodeadm_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from hnlab import edge, mirror
 from hnlab.testing import play, ssh
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig  # noqa: E402
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import nodeconfig  # noqa: E402
 
 REAL = "/usr/local/bin/nodeadm-real"
 STANDIN = "/usr/local/bin/nodeadm-standin"
@@ -104,7 +104,7 @@ def _iam_ra_files(lab, host, node_name):
 
 
 def _rendered(lab, host):
-    """{name: NodeConfig} of each kind the collection renders (plugins/module_utils/nodeconfig.render)."""
+    """{name: NodeConfig} of each kind the collection renders (plugins/module_utils/rules/nodeconfig.render)."""
     cert, key = _iam_ra_files(lab, host, "edge-contract-01")
     ssm = {"activationId": UUID, "activationCode": CODE}
     iam_ra = {"nodeName": "edge-contract-01",

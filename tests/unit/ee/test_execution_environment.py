@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 # Python packages the collection may import that are optional by design: the module works without them.
 OPTIONAL_IMPORTS = {
-    "certifi": "module_utils/private_ca.py adds certifi's bundle to the system trust stores only when importable",
+    "certifi": "module_utils/controller/private_ca.py adds certifi's bundle to the system trust stores only when importable",
 }
 # Import name -> distribution name, where they differ.
 DISTRIBUTIONS = {"yaml": "PyYAML"}

@@ -99,7 +99,7 @@ def test_the_options_are_documented_as_bools():
 
 
 def test_validate_inventory_checks_hybrid_enable_credentials_file_as_a_bool():
-    from ansible_collections.hybridnodes.eks.plugins.module_utils import inventory_rules
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import inventory_rules
 
     with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
         defaults = {"aws_prerequisites": yaml.safe_load(handle)}

@@ -14,7 +14,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import preflight as pf
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight as pf
 from ansible_collections.hybridnodes.eks.plugins.modules import hybrid_preflight
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")

@@ -71,7 +71,7 @@ def test_the_role_option_is_an_int_next_to_the_credentials_options():
 
 
 def test_validate_inventory_checks_the_inventory_variable_against_the_role_option():
-    from ansible_collections.hybridnodes.eks.plugins.module_utils import inventory_rules
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import inventory_rules
 
     with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle)

@@ -18,7 +18,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import preflight
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight
 
 ROLES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles"))
 OS_VARS = os.path.join(ROLES, "os_vars")

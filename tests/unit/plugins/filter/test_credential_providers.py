@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The credential-provider registry (module_utils/credential_providers.py) against the rules it replaced: the nodes'
+"""The credential-provider registry (module_utils/rules/credential_providers.py) against the rules it replaced: the nodes'
 IAM role documents aws_prerequisites wrote (written out here as they were), the OS rule, the endpoints, the NodeConfig
 section and nodeadm's tracker key; and every place that lists the providers lists the registry's names."""
 
@@ -17,9 +17,11 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
 from ansible_collections.hybridnodes.eks.plugins.filter import credential_providers as provider_filter
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers as cp
-from ansible_collections.hybridnodes.eks.plugins.module_utils import inventory_rules, nodeadm, nodeadm_plan, nodeconfig
-from ansible_collections.hybridnodes.eks.plugins.module_utils import preflight
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers as cp
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import inventory_rules
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import nodeadm, nodeadm_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight
 from ansible_collections.hybridnodes.eks.plugins.modules import hybrid_preflight, nodeadm_config
 from ansible_collections.hybridnodes.eks.plugins.modules import nodeadm as nodeadm_module
 

@@ -10,7 +10,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr
 
 GOOD = dict(
     vpc_cidrs=["10.100.0.0/16"],

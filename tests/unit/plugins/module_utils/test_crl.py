@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import crl
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import crl
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 

@@ -9,8 +9,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
-from ansible_collections.hybridnodes.eks.plugins.module_utils import preflight as pf
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import eks_endpoints as ep
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight as pf
 
 
 @pytest.mark.parametrize("region, registry", [

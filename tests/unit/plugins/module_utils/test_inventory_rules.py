@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import inventory_rules as rules
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import inventory_rules as rules
 
 REPO = Path(__file__).resolve().parents[4]
 

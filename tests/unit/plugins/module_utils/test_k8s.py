@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import k8s
+from ansible_collections.hybridnodes.eks.plugins.module_utils.k8s import api as k8s
 
 
 class Page:

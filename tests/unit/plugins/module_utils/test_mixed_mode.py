@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import mixed_mode
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import mixed_mode
 
 HYBRID = {"metadata": {"name": "mi-1", "labels": {"eks.amazonaws.com/compute-type": "hybrid"}}}
 CLOUD = {"metadata": {"name": "ip-10-100-0-10", "labels": {}}}

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import node_metadata as nm
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import node_metadata as nm
 
 
 def node(labels=None, taints=None, managed=None):

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import (
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.nodeadm import (
     NodeadmArgumentError,
     NodeadmRunner,
     build_argv,

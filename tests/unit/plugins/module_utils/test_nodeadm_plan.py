@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm_plan import parse_version, plan, version_matches
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.nodeadm_plan import parse_version, plan, version_matches
 
 SSM = {"Kubelet": True, "Ssm": True, "IamRolesAnywhere": False, "Containerd": "distro"}
 IAMRA = {"Kubelet": True, "Ssm": False, "IamRolesAnywhere": True, "Containerd": "distro"}

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import nodeconfig
 
 ACTIVATION_ID = "5d9e2e0c-1b9e-4c4e-9d5e-6e1f9d0c1a2b"
 CODE = "Abcdefghij0123456789"

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import package_index as pi
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import package_index as pi
 
 # /proc/locks with apt-get holding lock-frontend (inode 262311) and a blocked waiter.
 PROC_LOCKS = """1: POSIX  ADVISORY  WRITE 4242 00:2d:262311 0 EOF

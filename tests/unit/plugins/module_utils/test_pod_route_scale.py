@@ -11,7 +11,8 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes, routes as rt
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 
 COUNT = 10000
 POOL = ["10.64.0.0/10"]

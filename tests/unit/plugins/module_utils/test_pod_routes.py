@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import pod_routes
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
 
 POD = ["10.201.0.0/16"]
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import private_ca
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import private_ca
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PUBLIC_ROOT = "/etc/ssl/certs/ISRG_Root_X1.pem"

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import proxy
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import proxy
 
 
 @pytest.mark.parametrize("url", ["", "http://proxy.example.com:3128", "https://10.0.0.5", "http://[fd00::1]:8080",

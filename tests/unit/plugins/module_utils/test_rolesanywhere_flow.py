@@ -13,8 +13,8 @@ from ansible.module_utils.testing import patch_module_args
 from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws, rolesanywhere
-from ansible_collections.hybridnodes.eks.plugins.module_utils.rolesanywhere import PROFILE, TRUST_ANCHOR
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import PROFILE, TRUST_ANCHOR
 
 ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}
 NOW = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)

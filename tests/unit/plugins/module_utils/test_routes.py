@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import routes as rt
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 
 GW = "10.200.0.254"
 VPC = "10.100.0.0/16"

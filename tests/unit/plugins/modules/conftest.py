@@ -15,7 +15,7 @@ from ansible.module_utils import _internal as ansible_internal
 from ansible.module_utils.common import warnings as ansible_warnings
 from botocore.stub import Stubber
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
 
 
 @pytest.fixture(autouse=True)

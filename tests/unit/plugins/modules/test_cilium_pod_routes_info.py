@@ -12,7 +12,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import k8s
+from ansible_collections.hybridnodes.eks.plugins.module_utils.k8s import api as k8s
 from ansible_collections.hybridnodes.eks.plugins.modules import cilium_pod_routes_info
 
 

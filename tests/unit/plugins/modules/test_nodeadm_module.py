@@ -277,7 +277,7 @@ def test_nodeadm_output_never_carries_the_activation_code(capsys, host):
     "      activationCode: Abc def-0123456789xyz\n",
 ])
 def test_config_secrets_reads_yaml_and_json(text):
-    from ansible_collections.hybridnodes.eks.plugins.module_utils.nodeadm import config_secrets
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.nodeadm import config_secrets
 
     assert config_secrets(text) == {"Abc def-0123456789xyz"}
     assert config_secrets("spec: {hybrid: {iamRolesAnywhere: {nodeName: n}}}") == set()

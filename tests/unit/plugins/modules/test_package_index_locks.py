@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import package_index as pi
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import package_index as pi
 from ansible_collections.hybridnodes.eks.plugins.modules import package_index
 
 HOLD = "import fcntl, sys, time\nf = open(sys.argv[1], 'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"

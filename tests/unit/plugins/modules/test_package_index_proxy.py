@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import package_index as pi
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import package_index as pi
 from ansible_collections.hybridnodes.eks.plugins.modules import package_index as module_under_test
 
 PASSWORD = "Idx%2Fpass-91c2"

@@ -11,7 +11,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import routes as rt
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 from ansible_collections.hybridnodes.eks.plugins.modules import static_route
 
 GW = "10.200.0.254"

@@ -10,7 +10,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import route_plan
 from ansible_collections.hybridnodes.eks.plugins.modules import vpc_hybrid_routes
 
 ARGS = {"region": "us-west-2", "access_key": "AKIDEXAMPLE", "secret_key": "secret", "endpoint_url": "http://127.0.0.1:1"}

@@ -20,9 +20,9 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers as cp
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeadm as nodeadm_rules
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers as cp
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import eks_endpoints as ep
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import nodeadm as nodeadm_rules
 
 # OS support matrix of EKS Hybrid Nodes: os-release ID -> supported VERSION_IDs (major for RHEL).
 SUPPORTED_OS = {

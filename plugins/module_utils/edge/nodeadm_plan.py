@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers
 
 STATES = ("installed", "initialized", "upgraded", "absent")
 

@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import route_plan
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import route_plan
 
 GONE = ("deleting", "deleted")
 

@@ -50,8 +50,9 @@ import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import cidr, credential_providers, nodeconfig
-from ansible_collections.hybridnodes.eks.plugins.module_utils.cidr import problem
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import cidr
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers, nodeconfig
+from ansible_collections.hybridnodes.eks.plugins.module_utils.controller.cidr import problem
 
 NODE_GROUP = "hybrid_nodes"
 CREDENTIAL_PROVIDERS = credential_providers.NAMES

@@ -20,7 +20,7 @@ import copy
 import ipaddress
 import re
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers
 
 API_VERSION = "node.eks.aws/v1alpha1"
 KIND = "NodeConfig"

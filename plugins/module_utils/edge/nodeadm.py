@@ -23,7 +23,7 @@ __metaclass__ = type
 import re
 import time
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import credential_providers
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers
 DEFAULT_BINARY = "/usr/local/bin/nodeadm"
 
 CREDENTIAL_PROVIDERS = credential_providers.NAMES

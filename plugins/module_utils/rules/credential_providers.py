@@ -23,7 +23,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import eks_endpoints as ep
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import eks_endpoints as ep
 
 # The provider of an inventory that names none (hybrid_credential_provider's default).
 DEFAULT = "ssm"

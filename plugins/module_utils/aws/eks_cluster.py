@@ -22,7 +22,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import aws
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws
 
 # https://kubernetes.io/releases/version-skew-policy/#kubelet : "kubelet must not be newer than
 # kube-apiserver"; "kubelet may be up to three minor versions older than kube-apiserver (kubelet < 1.25 may
