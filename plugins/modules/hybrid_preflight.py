@@ -183,8 +183,10 @@ options:
         (C(playbooks/preflight.yml) prints a table for all hosts first).
     type: bool
     default: true
-notes:
-  - Supports check mode (it changes nothing in any mode).
+attributes:
+  check_mode:
+    details: Changes nothing in any mode, so it runs every check with C(--check) too.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.attributes.info_module]
 """
 
 EXAMPLES = r"""

@@ -117,12 +117,13 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Predicts whether the file would change, and writes nothing. For a host not registered yet,
+    details: Predicts whether the file would change, and writes nothing. For a host not registered yet,
       whose SSM activation the run creates, the prediction uses a placeholder for it.
     support: full
   diff_mode:
-    description: Shows the NodeConfig before and after, with the activation code masked.
+    details: Shows the NodeConfig before and after, with the activation code masked.
     support: full
+extends_documentation_fragment: [hybridnodes.eks.attributes]
 notes:
   - Changing the NodeConfig of an initialised node takes effect only through nodeadm's documented path
     (uninstall, install, init); the M(hybridnodes.eks.nodeadm) module decides that from this module's C(changed).
