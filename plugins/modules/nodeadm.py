@@ -352,7 +352,7 @@ def build_module():
         argument_spec=dict(
             state=dict(type="str", default="initialized", choices=list(nodeadm_plan.STATES)),
             kubernetes_version=dict(type="str"),
-            credential_provider=dict(type="str", choices=["ssm", "iam-ra"]),
+            credential_provider=dict(type="str", choices=list(nodeadm_plan.credential_providers.NAMES)),
             containerd_source=dict(type="str", choices=["none", "distro", "docker"]),
             region=dict(type="str"),
             timeout=dict(type="str"),

@@ -289,7 +289,7 @@ def main():
             path=dict(type="path", default="/etc/nodeadm/nodeConfig.yaml"),
             cluster_name=dict(type="str", required=True),
             region=dict(type="str", required=True),
-            credential_provider=dict(type="str", required=True, choices=["ssm", "iam-ra"]),
+            credential_provider=dict(type="str", required=True, choices=list(nodeconfig.credential_providers.NAMES)),
             ssm_activation_id=dict(type="str"),
             ssm_activation_code=dict(type="str", no_log=True),
             keep_existing_activation=dict(type="bool", default=True),

@@ -176,7 +176,7 @@ def main():
         argument_spec=dict(
             max_age=dict(type="int", default=3600),
             lock_timeout=dict(type="int", default=300),
-            manager=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum"]),
+            manager=dict(type="str", default="auto", choices=["auto"] + list(pi.MANAGERS)),
             proxy=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
