@@ -63,7 +63,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the CRLs and predicts the import, update or deletion without writing; see O(trust_anchor_name) for a trust anchor made by the same run.
+    details: Reads the CRLs and predicts the import, update or deletion without writing; see O(trust_anchor_name)
+      for a trust anchor made by the same run.
   diff_mode:
     support: full
     details: The CRL's name, enabled state, trust anchor and sha256 fingerprint (not the CRL itself), before and after.

@@ -84,10 +84,12 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the connection and predicts every write, making none, and reports the tunnels' health as a real run does.
+    details: Reads the connection and predicts every write, making none, and reports the tunnels' health as a real
+      run does.
   diff_mode:
     support: full
-    details: The static routes, the propagating route tables and the transit gateway routes, before and after; none with O(report_only=true), which changes nothing.
+    details: The static routes, the propagating route tables and the transit gateway routes, before and after; none
+      with O(report_only=true), which changes nothing.
 extends_documentation_fragment: [hybridnodes.eks.attributes,
                                  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
