@@ -54,11 +54,13 @@ options:
       - Objects per list request (C(limit)).
     type: int
     default: 500
-extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    details: Only reads. In check mode, a cluster without the CiliumNode CRD (Cilium not installed yet, as in
+      C(site.yml --check) on a new cluster) gives no route and a warning instead of a failure.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.attributes.info_module,
+                                 kubernetes.core.k8s_auth_options]
 notes:
-  - Supports check mode (it only reads). In check mode, a cluster without the CiliumNode CRD (Cilium not installed
-    yet, as in C(site.yml --check) on a new cluster) gives no route and a warning instead of a failure.
   - "RBAC: list on nodes and on ciliumnodes.cilium.io."
 """
 

@@ -27,11 +27,6 @@ description:
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
-  cluster_name:
-    description:
-      - Name of the EKS cluster.
-    type: str
-    required: true
   principal_arn:
     description:
       - ARN of the IAM role or user the entry is for, for example the hybrid nodes' role.
@@ -62,15 +57,16 @@ options:
   state:
     description:
       - Whether the access entry should exist.
-    type: str
-    default: present
-    choices: [present, absent]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the entry and predicts its creation, update, tagging or deletion without writing.
+  diff_mode:
+    support: full
+    details: The fields the module manages (type, username, Kubernetes groups, tags), before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.eks_cluster, hybridnodes.eks.state,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts without writing) and diff mode.
   - "IAM permissions: eks:DescribeAccessEntry, and as needed eks:CreateAccessEntry,
     eks:DeleteAccessEntry, eks:UpdateAccessEntry, eks:TagResource."
 """

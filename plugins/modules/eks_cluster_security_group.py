@@ -30,11 +30,6 @@ description:
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
-  cluster_name:
-    description:
-      - Name of the EKS cluster.
-    type: str
-    required: true
   remote_node_cidrs:
     description:
       - The remote node networks that must reach the API server.
@@ -63,13 +58,16 @@ options:
       - When V(false), the module succeeds and returns them in RV(missing_cidrs).
     type: bool
     default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Predicts the ingress rules it would add, and adds none.
+  diff_mode:
+    support: full
+    details: The CIDRs the cluster's groups admit on TCP 443, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.eks_cluster,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts the rules it would add) and diff mode (the CIDRs the groups admit on TCP 443,
-    before and after).
   - "IAM permissions: eks:DescribeCluster, ec2:DescribeSecurityGroups, and with O(authorize=true)
     ec2:AuthorizeSecurityGroupIngress."
 """

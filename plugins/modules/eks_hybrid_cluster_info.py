@@ -35,15 +35,9 @@ description:
     meets the minimum when both its vCPUs and its memory are at least the minimum's, so C(m5.xlarge) and
     C(c5.2xlarge) meet C(t3.xlarge) while C(c5.xlarge) (8 GiB) and C(t3.large) do not. Types the table
     does not know do not count as meeting it."
-  - Read-only; supports check mode and never reports a change.
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
-  cluster_name:
-    description:
-      - Name of the EKS cluster.
-    type: str
-    required: true
   palette:
     description:
       - Also check the Palette requirement of a cloud node group (see O(min_worker_instance_type)).
@@ -70,10 +64,12 @@ options:
       - When V(false), the module succeeds and returns the unmet requirements in RV(failed_requirements).
     type: bool
     default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    details: Only reads and never reports a change, in check mode or not.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.attributes.info_module,
+                                 hybridnodes.eks.eks_cluster,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
   - "IAM permissions: eks:DescribeCluster; eks:ListAddons (optional, for RV(cluster.addons)); with O(palette=true)
     also eks:ListNodegroups and eks:DescribeNodegroup."

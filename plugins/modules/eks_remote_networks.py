@@ -27,11 +27,6 @@ description:
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
-  cluster_name:
-    description:
-      - Name of the EKS cluster.
-    type: str
-    required: true
   remote_node_cidrs:
     description:
       - CIDRs the hybrid nodes' addresses are in (C(remoteNodeNetworks[0].cidrs)).
@@ -67,14 +62,18 @@ options:
       - How long to wait for the update, in seconds.
     type: int
     default: 600
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Validates the plan and predicts the update without writing (and so without waiting).
+  diff_mode:
+    support: full
+    details: The remote node and pod CIDR lists, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.eks_cluster,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 requirements:
   - netaddr
 notes:
-  - Supports check mode (predicts without writing) and diff mode (the CIDR lists before and after).
   - "IAM permissions: eks:DescribeCluster, eks:UpdateClusterConfig, eks:DescribeUpdate, and when
     O(vpc_cidrs) is omitted ec2:DescribeVpcs (and ec2:DescribeSubnets if the cluster does not report its VPC)."
 """

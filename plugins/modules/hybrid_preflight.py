@@ -183,8 +183,10 @@ options:
         (C(playbooks/preflight.yml) prints a table for all hosts first).
     type: bool
     default: true
-notes:
-  - Supports check mode (it changes nothing in any mode).
+attributes:
+  check_mode:
+    details: Changes nothing in any mode, so it runs every check with C(--check) too.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.attributes.info_module]
 """
 
 EXAMPLES = r"""
@@ -466,13 +468,13 @@ def build_module():
     return AnsibleModule(
         argument_spec=dict(
             remote_node_cidrs=dict(type="list", elements="str", required=True),
-            credential_provider=dict(type="str", default="ssm", choices=["ssm", "iam-ra"]),
+            credential_provider=dict(type="str", default="ssm", choices=list(pf.cp.NAMES)),
             allow_unsupported_os=dict(type="bool", default=False),
             cilium_version=dict(type="str"),
             palette_agent_mode=dict(type="bool", default=False),
             skip_cni_validation=dict(type="bool", default=False),
-            containerd_source=dict(type="str", choices=["none", "distro", "docker"]),
-            architecture=dict(type="str", choices=["amd64", "arm64"]),
+            containerd_source=dict(type="str", choices=list(pf.nodeadm_rules.CONTAINERD_SOURCES)),
+            architecture=dict(type="str", choices=sorted(set(pf.ARCHITECTURES.values()))),
             nic=dict(type="str", default="auto"),
             manage_ntp=dict(type="bool", default=False),
             manage_dns=dict(type="bool", default=False),

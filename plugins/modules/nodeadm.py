@@ -134,12 +134,13 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb. On a host
+    details: Reads the host and returns the verbs it would run in RV(actions); runs no nodeadm verb. On a host
       where nodeadm is not downloaded yet, it predicts the verbs of a fresh host.
     support: full
   diff_mode:
-    description: Shows whether the components are installed, their Kubernetes version and whether the node is initialised.
+    details: Shows whether the components are installed, their Kubernetes version and whether the node is initialised.
     support: full
+extends_documentation_fragment: [hybridnodes.eks.attributes]
 notes:
   - Runs on the edge host, as root.
 """
@@ -352,7 +353,7 @@ def build_module():
         argument_spec=dict(
             state=dict(type="str", default="initialized", choices=list(nodeadm_plan.STATES)),
             kubernetes_version=dict(type="str"),
-            credential_provider=dict(type="str", choices=["ssm", "iam-ra"]),
+            credential_provider=dict(type="str", choices=list(nodeadm_plan.credential_providers.NAMES)),
             containerd_source=dict(type="str", choices=["none", "distro", "docker"]),
             region=dict(type="str"),
             timeout=dict(type="str"),

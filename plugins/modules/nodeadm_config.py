@@ -117,12 +117,13 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Predicts whether the file would change, and writes nothing. For a host not registered yet,
+    details: Predicts whether the file would change, and writes nothing. For a host not registered yet,
       whose SSM activation the run creates, the prediction uses a placeholder for it.
     support: full
   diff_mode:
-    description: Shows the NodeConfig before and after, with the activation code masked.
+    details: Shows the NodeConfig before and after, with the activation code masked.
     support: full
+extends_documentation_fragment: [hybridnodes.eks.attributes]
 notes:
   - Changing the NodeConfig of an initialised node takes effect only through nodeadm's documented path
     (uninstall, install, init); the M(hybridnodes.eks.nodeadm) module decides that from this module's C(changed).
@@ -288,7 +289,7 @@ def main():
             path=dict(type="path", default="/etc/nodeadm/nodeConfig.yaml"),
             cluster_name=dict(type="str", required=True),
             region=dict(type="str", required=True),
-            credential_provider=dict(type="str", required=True, choices=["ssm", "iam-ra"]),
+            credential_provider=dict(type="str", required=True, choices=list(nodeconfig.credential_providers.NAMES)),
             ssm_activation_id=dict(type="str"),
             ssm_activation_code=dict(type="str", no_log=True),
             keep_existing_activation=dict(type="bool", default=True),

@@ -21,7 +21,6 @@ description:
     C(update-success-stamp), dnf's or yum's C(repomd.xml)).
   - Before refreshing, waits up to O(lock_timeout) seconds for the package manager's locks (probed with
     C(fcntl), never taken for longer than the probe), then fails naming the process that holds them.
-  - In check mode predicts whether a refresh would run, and changes nothing.
 author:
   - hybridnodes.eks maintainers (!UNKNOWN)
 options:
@@ -48,8 +47,14 @@ options:
       - Give it here, not as the task's C(environment), which Ansible shows at C(-vvv) and on the host's process list;
         the module masks it, its password and C(user:password) in everything it returns.
     type: str
-notes:
-  - Supports check mode and diff mode (the index age before, refreshed after).
+attributes:
+  check_mode:
+    support: full
+    details: Predicts whether a refresh would run, and changes nothing.
+  diff_mode:
+    support: full
+    details: When it refreshes, the index age before and C(refreshed) after.
+extends_documentation_fragment: [hybridnodes.eks.attributes]
 """
 
 EXAMPLES = r"""
@@ -171,7 +176,7 @@ def main():
         argument_spec=dict(
             max_age=dict(type="int", default=3600),
             lock_timeout=dict(type="int", default=300),
-            manager=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum"]),
+            manager=dict(type="str", default="auto", choices=["auto"] + list(pi.MANAGERS)),
             proxy=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,

@@ -52,8 +52,11 @@ options:
     type: str
     default: all
     choices: [all, any]
+attributes:
+  check_mode:
+    details: Only reads, so it probes in check mode too.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.attributes.info_module]
 notes:
-  - Supports check mode; it only reads, so it probes in check mode too.
   - ICMP needs the C(ping) command (iputils-ping, iputils); without it ICMP targets are reported as not answering,
     with the fix. Give C(ADDRESS:PORT) targets to avoid it.
 """

@@ -60,15 +60,17 @@ options:
   state:
     description:
       - Whether the CRL should exist.
-    type: str
-    default: present
-    choices: [present, absent]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the CRLs and predicts the import, update or deletion without writing; see O(trust_anchor_name)
+      for a trust anchor made by the same run.
+  diff_mode:
+    support: full
+    details: The CRL's name, enabled state, trust anchor and sha256 fingerprint (not the CRL itself), before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.state,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode and diff mode. The diff shows the CRL's sha256 fingerprint, not the CRL.
   - "IAM permissions: rolesanywhere:ListCrls, with O(trust_anchor_name) rolesanywhere:ListTrustAnchors, and as
     needed rolesanywhere:ImportCrl, rolesanywhere:UpdateCrl, rolesanywhere:EnableCrl, rolesanywhere:DisableCrl,
     rolesanywhere:DeleteCrl, rolesanywhere:ListTagsForResource, rolesanywhere:TagResource."

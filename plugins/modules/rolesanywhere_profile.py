@@ -60,15 +60,16 @@ options:
   state:
     description:
       - Whether the profile should exist.
-    type: str
-    default: present
-    choices: [present, absent]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the profiles and the roles and predicts the creation, update or deletion without writing.
+  diff_mode:
+    support: full
+    details: The profile's roles, session duration and enabled state, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.state,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode and diff mode.
   - "IAM permissions: rolesanywhere:ListProfiles, iam:GetRole, and as needed rolesanywhere:CreateProfile,
     rolesanywhere:UpdateProfile, rolesanywhere:EnableProfile, rolesanywhere:DisableProfile,
     rolesanywhere:DeleteProfile, iam:PassRole."

@@ -56,17 +56,18 @@ options:
   state:
     description:
       - Whether the trust anchor should exist.
-    type: str
-    default: present
-    choices: [present, absent]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Checks the CA and predicts the creation, update or deletion of the trust anchor without writing.
+  diff_mode:
+    support: full
+    details: The trust anchor's name, enabled state and source type, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.state,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 requirements:
   - cryptography
 notes:
-  - Supports check mode and diff mode.
   - "IAM permissions: rolesanywhere:ListTrustAnchors, and as needed rolesanywhere:CreateTrustAnchor,
     rolesanywhere:UpdateTrustAnchor, rolesanywhere:EnableTrustAnchor, rolesanywhere:DisableTrustAnchor,
     rolesanywhere:DeleteTrustAnchor, rolesanywhere:ListTagsForResource, rolesanywhere:TagResource."

@@ -90,16 +90,16 @@ options:
     description:
       - V(present) creates an activation when O(hosts_to_register) is above 0.
       - V(absent) deletes activations (see O(activation_id)).
-    type: str
-    default: present
-    choices: [present, absent]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Predicts the creation or the deletions and returns no activation code.
+  diff_mode:
+    support: full
+    details: The activation made or the activation IDs deleted; the code is never part of the diff.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.state,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts the creation or the deletions; returns no code) and diff mode (the code is
-    never part of the diff).
   - A run with O(state=present) and O(hosts_to_register) above 0 creates a new activation every time, since
     the code of an existing one cannot be read back. Count only the hosts that are not registered.
   - "IAM permissions: ssm:CreateActivation, ssm:AddTagsToResource, iam:PassRole on the role; ssm:DescribeActivations

@@ -51,12 +51,16 @@ options:
     type: str
     default: query
     choices: [query, deregistered]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Predicts the deregistrations and deregisters nothing.
+  diff_mode:
+    support: full
+    details: With O(state=deregistered), the managed instance IDs before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts the deregistrations) and diff mode.
   - "IAM permissions: ssm:DescribeInstanceInformation, ssm:DeregisterManagedInstance for O(state=deregistered),
     eks:DescribeCluster when O(cluster_name) is given without O(cluster_arn)."
 """

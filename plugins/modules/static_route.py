@@ -124,12 +124,14 @@ options:
     description:
       - V(present) ensures exactly O(destinations) via O(gateway) among the managed routes;
         V(absent) removes every route the module manages and its file.
-    type: str
-    default: present
-    choices: [present, absent]
-notes:
-  - Supports check mode (predicts the plan without changing anything) and diff mode (the managed routes
-    and the persistent file, before and after).
+attributes:
+  check_mode:
+    support: full
+    details: Reads the host and predicts the plan without changing anything.
+  diff_mode:
+    support: full
+    details: The managed routes and the persistent file, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes, hybridnodes.eks.state]
 """
 
 EXAMPLES = r"""

@@ -64,12 +64,16 @@ options:
         instance). Without it such a route is refused, since it may carry traffic someone relies on.
     type: bool
     default: false
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the route tables and predicts the routes it would create or replace, writing none.
+  diff_mode:
+    support: full
+    details: The routes of the managed CIDRs in each route table, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts without writing) and diff mode (before/after of the managed CIDRs per table).
   - "IAM permissions: ec2:DescribeRouteTables, and as needed ec2:CreateRoute, ec2:ReplaceRoute."
 """
 

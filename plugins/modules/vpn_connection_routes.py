@@ -81,12 +81,18 @@ options:
         on; a blackhole route is replaced.
     type: bool
     default: false
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the connection and predicts every write, making none, and reports the tunnels' health as a real
+      run does.
+  diff_mode:
+    support: full
+    details: The static routes, the propagating route tables and the transit gateway routes, before and after; none
+      with O(report_only=true), which changes nothing.
+extends_documentation_fragment: [hybridnodes.eks.attributes,
+                                 amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
-  - Supports check mode (predicts without writing) and diff mode.
   - "IAM permissions with O(report_only=true): ec2:DescribeVpnConnections, and ec2:DescribeRouteTables or
     ec2:SearchTransitGatewayRoutes when O(propagate_route_table_ids) or O(transit_gateway_route_table_id) are given."
   - "IAM permissions: ec2:DescribeVpnConnections, and as needed ec2:CreateVpnConnectionRoute,
