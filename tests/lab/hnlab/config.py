@@ -14,7 +14,9 @@ import os
 import socket
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# tests/lab (the lab's checkout: hnlab is installed editable, see tests/lab/pyproject.toml) and the repository.
+LAB_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = LAB_DIR.parents[1]
 
 
 def _env_path(name: str, default: str) -> Path:

@@ -18,13 +18,16 @@ from pathlib import Path
 import pytest
 
 LAB_DIR = Path(__file__).resolve().parents[1]
-if str(LAB_DIR) not in sys.path:
-    sys.path.insert(0, str(LAB_DIR))
-# The collection's own code, as `make setup` links it (ansible_collections is a
-# namespace package, so the dependencies in site-packages stay importable).
-COLLECTIONS = LAB_DIR.parents[1] / ".collections"
-if str(COLLECTIONS) not in sys.path:
-    sys.path.append(str(COLLECTIONS))
+
+# hnlab is the lab's package, installed editable into the venv by `make setup` (tests/lab/pyproject.toml), and it
+# must be this checkout's; the collection's own code (ansible_collections.hybridnodes.eks) is on the path by
+# `pythonpath` in that file's pytest settings.
+try:
+    import hnlab
+except ModuleNotFoundError as exc:
+    raise ImportError("the lab package hnlab is not installed in this venv: run `make setup` "
+                      "(scripts/setup.sh installs tests/lab editable)") from exc
+hnlab.require_checkout(LAB_DIR)
 
 from hnlab import config as lab_config, labctl  # noqa: E402
 

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import datetime
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from botocore.exceptions import ClientError  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
-from hnlab import aws  # noqa: E402
-from hnlab.aws import shapecheck  # noqa: E402
-from hnlab.aws.clients import client  # noqa: E402
-from hnlab.aws.labapi import LabApi, LabApiError  # noqa: E402
-from hnlab.config import isolated  # noqa: E402
+from hnlab import aws
+from hnlab.aws import shapecheck
+from hnlab.aws.clients import client
+from hnlab.aws.labapi import LabApi, LabApiError
+from hnlab.config import isolated
 
 CA_PEM = "-----BEGIN CERTIFICATE-----\nlab\n-----END CERTIFICATE-----\n"
 EKS_ENDPOINT = "https://10.100.0.20"

@@ -12,18 +12,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import aws  # noqa: E402
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client  # noqa: E402
-from hnlab.aws.labapi import LabApi  # noqa: E402
-from hnlab.config import LabConfig, isolated  # noqa: E402
+from hnlab import aws
+from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.labapi import LabApi
+from hnlab.config import LabConfig, isolated
 
 REPO = Path(__file__).resolve().parents[3]
 VENV_BIN = REPO / ".venv" / "bin"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import aws  # noqa: E402
-from hnlab.aws import process  # noqa: E402
-from hnlab.config import isolated  # noqa: E402
+from hnlab import aws
+from hnlab.aws import process
+from hnlab.config import isolated
 
 
 def test_start_status_stop_is_idempotent(tmp_path):

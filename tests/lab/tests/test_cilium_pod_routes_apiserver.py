@@ -10,15 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import k8s  # noqa: E402
-from hnlab.config import LabConfig, isolated  # noqa: E402
+from hnlab import k8s
+from hnlab.config import LabConfig, isolated
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402

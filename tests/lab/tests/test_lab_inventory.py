@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import config, edge, inventory, netns  # noqa: E402
+from hnlab import config, edge, inventory, netns
 
 pytestmark = pytest.mark.lab
 

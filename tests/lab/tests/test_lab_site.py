@@ -19,10 +19,7 @@ from pathlib import Path
 
 import pytest
 
-LAB_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(LAB_DIR))
-
-from hnlab import edge, labctl, netns  # noqa: E402
+from hnlab import edge, labctl, netns
 
 
 pytestmark = [

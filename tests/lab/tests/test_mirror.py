@@ -18,10 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import mirror  # noqa: E402
-from hnlab.config import isolated  # noqa: E402
+from hnlab import mirror
+from hnlab.config import isolated
 
 
 @pytest.fixture()

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from hnlab import edge, mirror
 from hnlab.testing import play, ssh
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig  # noqa: E402
+from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig
 
 REAL = "/usr/local/bin/nodeadm-real"
 STANDIN = "/usr/local/bin/nodeadm-standin"

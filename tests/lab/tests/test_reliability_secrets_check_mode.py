@@ -38,8 +38,8 @@ from hnlab.aws.clients import client
 from hnlab.testing import play, recap as _recap, ssh as _ssh
 
 # The helpers of the per-stage lab tests (same directory): the CA, the PEM lines, and their cleanups.
-from test_iam_ra_certificates import PACKAGES, _make_ca, _pem_bodies  # noqa: E402
-from test_lab_routes import (_aws_routes, _ciliumnodes, _cleanup as _routes_cleanup,  # noqa: E402
+from test_iam_ra_certificates import PACKAGES, _make_ca, _pem_bodies
+from test_lab_routes import (_aws_routes, _ciliumnodes, _cleanup as _routes_cleanup,
                              _inventory_vars, _nodes_by_ip)
 
 pytestmark = [

@@ -10,17 +10,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import aws, k8s  # noqa: E402
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY  # noqa: E402
-from hnlab.aws.labapi import LabApi  # noqa: E402
-from hnlab.config import LabConfig, isolated  # noqa: E402
+from hnlab import aws, k8s
+from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+from hnlab.aws.labapi import LabApi
+from hnlab.config import LabConfig, isolated
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402

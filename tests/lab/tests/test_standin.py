@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-LAB = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(LAB))
-SCRIPT = LAB / "nodeadm_standin" / "nodeadm.py"
+from hnlab.config import LAB_DIR
+
+SCRIPT = LAB_DIR / "nodeadm_standin" / "nodeadm.py"
 ACT_ID = "e488f2f6-e686-4afb-8a04-ef6dfabcdeff"
 ACT_CODE = "Fjz3/sZfSvv78EXAMPLE"
 

@@ -11,17 +11,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-LAB = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(LAB))
-
-from hnlab.config import LabConfig, isolated  # noqa: E402
+from hnlab.config import LAB_DIR, LabConfig, isolated
 
 pytestmark = pytest.mark.lab
-SCRIPT = LAB / "nodeadm_standin" / "nodeadm.py"
+SCRIPT = LAB_DIR / "nodeadm_standin" / "nodeadm.py"
 BASE = LabConfig()
 
 CRD = {

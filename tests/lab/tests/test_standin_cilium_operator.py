@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hnlab import cilium_operator as op  # noqa: E402
+from hnlab import cilium_operator as op
 
 POOL = op.parse_pool("192.168.0.0/16")
 
