@@ -89,6 +89,9 @@ def lab():
     if state and state.get("status") == "up":
         dead = labctl.health(cfg)
         if not dead:
+            if not cfg.inventory_path.exists():
+                # Brought up when its inventory was a file in the source tree (inventories/lab/hosts.yml).
+                labctl.write_inventory(cfg)
             yield cfg
             return
         # Marked up, but its processes were ended from outside (a stopped session, a reboot): unusable, so it is

@@ -95,6 +95,28 @@ def test_written_inventory_parses_with_ansible_inventory(tmp_path):
     assert hv["hybrid_cluster_name"] == cfg.cluster_name and hv["lab_cloud_worker_ip"] == cfg.cloud_worker_ip
 
 
+def test_inventory_in_the_state_dir_and_the_documented_path_a_link_to_it(tmp_path):
+    assert config.load().inventory_link == config.REPO_ROOT / "inventories" / "lab" / "hosts.yml"
+    cfg = dataclasses.replace(config.load(), state_dir=tmp_path / "state",
+                              inventory_link=tmp_path / "repo" / "inventories" / "lab" / "hosts.yml")
+    assert cfg.inventory_path == tmp_path / "state" / "inventory" / "hosts.yml"
+    cfg.inventory_link.parent.mkdir(parents=True)
+    cfg.inventory_link.write_text("# the inventory file of a lab from before the move\n")
+
+    path = inventory.write(cfg, edge.host_specs(cfg, 2))
+    assert path == cfg.inventory_path
+    assert cfg.inventory_link.is_symlink() and cfg.inventory_link.resolve() == path.resolve()
+    assert yaml.safe_load(cfg.inventory_link.read_text()) == yaml.safe_load(path.read_text())
+    assert sorted(p.name for p in cfg.inventory_link.parent.iterdir()) == ["hosts.yml"]  # no .tmp left
+    assert inventory.leftovers(cfg) == [f"inventory {cfg.inventory_link}", f"inventory {path}"]
+
+    path.unlink()  # a lab gone without `down`: the link dangles, and is still a leftover
+    assert inventory.leftovers(cfg) == [f"inventory {cfg.inventory_link}"]
+    inventory.remove(cfg)
+    assert inventory.leftovers(cfg) == [] and not os.path.lexists(cfg.inventory_link)
+    inventory.remove(cfg)  # nothing to remove: fine
+
+
 def test_pidfile_guards_against_recycled_pids(tmp_path):
     proc = subprocess.Popen(["sleep", "30"])
     try:

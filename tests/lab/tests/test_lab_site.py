@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hnlab import edge, labctl, netns
+from hnlab.config import REPO_ROOT
 
 
 pytestmark = [
@@ -54,7 +55,7 @@ def test_lab_ansible_ping(lab):
     ansible = Path(sys.executable).parent / "ansible"
     r = subprocess.run([str(ansible), "-i", str(lab.inventory_path), "hybrid_nodes:vpn_gateways",
                         "-m", "ansible.builtin.ping"], capture_output=True, text=True, timeout=300,
-                       cwd=lab.inventory_path.parents[2], check=False)
+                       cwd=REPO_ROOT, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     names = [h["name"] for h in edge.load_hosts(lab)]
     for name in names:

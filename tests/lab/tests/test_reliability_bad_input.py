@@ -30,12 +30,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hnlab import state
+from hnlab import config, state
 from hnlab.testing import REPO, play, recap
 
 pytestmark = pytest.mark.lab
 
-INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
+INVENTORY = config.load().inventory_path
 SITE = "playbooks/site.yml"
 UNKNOWN_RTB = "rtb-0123456789abcdef0"
 UNKNOWN_VPN = "vpn-0123456789abcdef0"

@@ -41,3 +41,4 @@ def test_lab_down_leaves_nothing(lab, lab_session, labctl_cli):
     assert nspawns == []
     assert labctl.leftovers(lab) == []
     assert not lab.inventory_path.exists()
+    assert not os.path.lexists(lab.inventory_link)  # inventories/lab/hosts.yml, not even dangling
