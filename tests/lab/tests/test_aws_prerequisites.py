@@ -9,21 +9,18 @@ Starts its own emulator on a free loopback port with a temporary state dir (neve
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from hnlab import aws
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
 from hnlab.config import LabConfig, isolated
+from hnlab.testing import REPO, play
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = REPO / ".venv" / "bin"
 PLAYBOOK = REPO / "playbooks" / "aws_prerequisites.yml"
 ROLE = "hybrid-lab-hybrid-nodes"
 
@@ -57,18 +54,8 @@ def _inventory(cfg: LabConfig, tmp_path: Path, **overrides) -> Path:
     return path
 
 
-def _env() -> dict[str, str]:
-    return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-
-
 def _run(inventory: Path, playbook: Path, *extra: str) -> tuple[int, str]:
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return play(inventory, playbook, *extra, timeout=300)
 
 
 def _recap(output: str) -> dict[str, int]:

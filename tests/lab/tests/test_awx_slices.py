@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +28,8 @@ import pytest
 import yaml
 
 from hnlab import edge
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.clients import client
+from hnlab.testing import REPO, playbook_env
 from test_join_lifecycle import _cleanup, _kubelet_posting, _node_by_ip, _play, _pools, _recap, _ssh
 
 pytestmark = [
@@ -37,8 +37,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 NODEADM = "/usr/local/bin/nodeadm"
 SLICES = 3
@@ -156,10 +154,7 @@ class ActivationWatcher:
 def run_slices(cfg, site, tmp_path):
     """Every slice of the lab inventory through ansible-runner at once; returns [(hosts, runner)] per slice."""
     inventory = yaml.safe_load(Path(cfg.inventory_path).read_text())
-    envvars = {"ANSIBLE_CONFIG": str(REPO / "tests" / "lab" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
-               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-               "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    envvars = playbook_env()  # what a lab playbook run sets, as ansible-runner's envvars (AWX's way to run it)
     started = []
     for number, hosts in enumerate(slice_hosts(_all_hosts(inventory), SLICES), start=1):
         private = tmp_path / f"slice{number}"

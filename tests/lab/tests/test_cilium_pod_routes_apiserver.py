@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from hnlab import k8s
 from hnlab.config import LabConfig, isolated
+from hnlab.testing import LOCAL, play
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = REPO / ".venv" / "bin"
 NODES = 5
 
 PLAYBOOK = """
@@ -83,14 +81,9 @@ def _run(cfg: LabConfig, tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
     out = tmp_path / "seen.json"
     playbook = tmp_path / "pod-routes.yml"
     playbook.write_text(PLAYBOOK.format(kubeconfig=cfg.kubeconfig, out=out))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", *extra, str(playbook)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    code, output = play("localhost,", playbook, *LOCAL, *extra, timeout=300, fake_aws=False)
     seen = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, proc.stdout + proc.stderr, seen
+    return code, output, seen
 
 
 def test_every_page_is_read_and_routes_go_via_the_internal_ip(apiserver, tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,13 @@ import yaml
 
 from hnlab import k8s
 from hnlab.config import LabConfig, isolated
+from hnlab.testing import REPO, play
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = REPO / ".venv" / "bin"
 POOL = "10.201.0.0/16"
 
 
@@ -54,13 +52,7 @@ def apiserver(tmp_path_factory):
 def _run(cfg: LabConfig, manifest: Path, pool: str) -> tuple[int, str]:
     extra = {"cilium_method": "manifest", "cilium_manifest_path": str(manifest), "hybrid_remote_pod_cidrs": [pool],
              "hybrid_kubeconfig": str(cfg.kubeconfig), "cilium_crd_wait_timeout": 30}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(extra),
-         str(REPO / "playbooks" / "cilium.yml")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return play("localhost,", REPO / "playbooks" / "cilium.yml", "-e", json.dumps(extra), timeout=300, fake_aws=False)
 
 
 def _recap(output: str) -> dict[str, int]:

@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,14 +23,13 @@ import pytest
 import yaml
 
 from hnlab import edge, labctl
+from hnlab.testing import REPO, VENV_BIN, play, playbook_env
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 PREFLIGHT = REPO / "playbooks" / "preflight.yml"
 PREPARE = REPO / "playbooks" / "prepare_hosts.yml"
 DROP_IN = "/etc/systemd/network/10-eth0.network.d/hybridnodes-eks-routes.conf"
@@ -51,11 +49,8 @@ def _hosts(cfg):
 
 
 def _play(playbook, inventory, *extra, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return play(inventory, playbook, *extra, timeout=timeout, fake_aws=False,
+                env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
 
 
 def _recap(output):
@@ -314,8 +309,7 @@ def test_package_index_waits_boundedly_for_the_apt_lock_and_names_its_holder(lab
     pid = int(holder.stdout.strip())
     try:
         time.sleep(1)
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+        env = dict(os.environ, **playbook_env(fake_aws=False))
         started = time.monotonic()
         proc = subprocess.run([str(VENV_BIN / "ansible"), "-i", str(lab.inventory_path), "edge02", "-m",
                                "hybridnodes.eks.package_index", "-a", "max_age=0 lock_timeout=3"],

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import uuid
 from pathlib import Path
 
@@ -45,7 +44,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 NODEADM = "/usr/local/bin/nodeadm"
 NODE_CONFIG = "/etc/nodeadm/nodeConfig.yaml"

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import threading
 import time
 import uuid
@@ -38,7 +37,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 UPGRADE = REPO / "playbooks" / "upgrade.yml"
 DECOMMISSION = REPO / "playbooks" / "decommission.yml"

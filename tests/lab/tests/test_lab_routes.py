@@ -23,7 +23,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -42,7 +41,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 CILIUM = REPO / "playbooks" / "cilium.yml"
 ROUTES = REPO / "playbooks" / "routes.yml"

@@ -8,9 +8,7 @@ Starts its own emulator on a free loopback port with a temporary state dir.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,8 @@ from hnlab import aws
 from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
 from hnlab.aws.labapi import LabApi
 from hnlab.config import isolated
+from hnlab.testing import LOCAL, play
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = REPO / ".venv" / "bin"
 NODE, POD = "10.200.0.0/16", "10.201.0.0/16"
 
 PLAYBOOK = """
@@ -73,13 +70,7 @@ def lab(tmp_path_factory):
 
 
 def _run(playbook: Path, *extra: str) -> tuple[int, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", *extra, str(playbook)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return play("localhost,", playbook, *LOCAL, *extra, timeout=300, fake_aws=False)
 
 
 def _recap(output: str) -> dict[str, int]:

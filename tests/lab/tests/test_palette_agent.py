@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -32,9 +30,8 @@ import pytest
 
 from hnlab import edge, mirror
 from hnlab.config import isolated
+from hnlab.testing import REPO, play
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 PLAYBOOK = REPO / "playbooks" / "palette_agent.yml"
 HOST = "edge03"
 AGENT_DIR = "/opt/palette"
@@ -48,12 +45,8 @@ def _ssh(cfg, host, cmd, timeout=120):
 
 
 def _play(cfg, vars_file, *extra, timeout=600):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(cfg.inventory_path), "--limit", HOST,
-                           "-e", f"@{vars_file}", *extra, str(PLAYBOOK)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return play(cfg.inventory_path, PLAYBOOK, "--limit", HOST, "-e", f"@{vars_file}", *extra, timeout=timeout,
+                fake_aws=False)
 
 
 def _recap(output):

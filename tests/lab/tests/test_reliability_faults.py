@@ -33,9 +33,9 @@ import pytest
 import yaml
 
 from hnlab import edge, state
-from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
-from hnlab.testing import REPO, VENV_BIN, play
+from hnlab.testing import LOCAL, REPO, play, start_play
 from test_awx_slices import _assert_clean
 from test_join_lifecycle import NODEADM, _cleanup, _kubelet_posting, _node_by_ip, _recap, _ssh
 
@@ -163,12 +163,8 @@ def test_package_lock_held_fails_that_host_naming_the_lock_and_a_released_lock_i
 def test_host_unreachable_mid_run_the_others_finish_and_validate_names_it(lab, site, tmp_path):
     lost = site["hosts"][-1]
     rule = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     cut = False
-    proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "--tags",
-                             "preflight,package_index", str(SITE)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = start_play(lab.inventory_path, SITE, "--tags", "preflight,package_index", fake_aws=False)
     lines = []
     try:
         for line in proc.stdout:
@@ -211,12 +207,11 @@ def test_aws_throttling_is_retried_and_a_persistent_5xx_fails_naming_operation_a
     playbook = tmp_path / "activation.yml"
     playbook.write_text(ACTIVATION_PLAY.format(region=lab.region, endpoint=lab.moto_endpoint, cluster=lab.cluster_name,
                                                role=site["role"]))
-    local = ["-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}"]
     try:
         api.reset()
         api.fault("eks", "DescribeCluster", "throttle", 3)  # a read
         api.fault("ssm", "CreateActivation", "throttle", 3)  # a write
-        code, output = play("localhost,", playbook, *local)
+        code, output = play("localhost,", playbook, *LOCAL)
         assert code == 0, output
         counts = api.counts()
         assert counts[("eks", "DescribeCluster")] >= 4 and counts[("ssm", "CreateActivation")] == 4, counts
@@ -225,7 +220,7 @@ def test_aws_throttling_is_retried_and_a_persistent_5xx_fails_naming_operation_a
         api.reset()
         api.fault("ssm", "CreateActivation", "error500", 1000)
         started = time.monotonic()
-        code, output = play("localhost,", playbook, *local, timeout=400)
+        code, output = play("localhost,", playbook, *LOCAL, timeout=400)
         elapsed = time.monotonic() - started
         assert code != 0, output
         assert f"Failed to create activation for EKS cluster {lab.cluster_name} (role {site['role']})" in output, output
@@ -273,15 +268,9 @@ def test_join_killed_during_nodeadm_install_then_rerun_converges(lab, site):
     unregistered, the way a host cut off by the kill would. The run's activation is left behind, never deleted."""
     hosts = site["hosts"]
     first, last = hosts[0], hosts[-1]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     assert _ssh(lab, last, f"mkdir -p /etc/hnlab && echo {shlex.quote(INIT_FAULT)} > {FAIL_INIT}").returncode == 0
     try:
-        proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(lab.inventory_path), *site["extra"],
-                                 str(JOIN)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        proc = start_play(lab.inventory_path, JOIN, *site["extra"])
         lines, began = [], False
         try:
             for line in proc.stdout:

@@ -73,28 +73,14 @@ SEARCHED_ON_HOSTS = ("/etc", "/root", "/opt", "/usr/local", "/var/lib/hybridnode
 # Running the site and recording its task results
 # ---------------------------------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _env(**values):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _run(cfg, workdir: Path, label: str, playbook: Path, *extra: str) -> dict:
     """One playbook run with the result recorder: {rc, output, results, changed, seconds}."""
     changes = workdir / f"{label}.jsonl"
     changes.unlink(missing_ok=True)
     t0 = time.monotonic()
-    with _env(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="hnlab_changes",
-              HNLAB_CHANGES_FILE=changes):
-        code, output = play(cfg.inventory_path, playbook, *extra, timeout=1200)
+    code, output = play(cfg.inventory_path, playbook, *extra, timeout=1200,
+                        env={"ANSIBLE_CALLBACK_PLUGINS": CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "hnlab_changes",
+                             "HNLAB_CHANGES_FILE": changes})
     results = [json.loads(line) for line in changes.read_text().splitlines()] if changes.exists() else []
     changed = {(r["play"], r["task"], r["host"]) for r in results if r["changed"] and r["status"] == "ok"}
     (workdir / f"{label}.out").write_text(output)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,13 @@ from hnlab import aws, k8s
 from hnlab.aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from hnlab.aws.labapi import LabApi
 from hnlab.config import LabConfig, isolated
+from hnlab.testing import REPO, play
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = REPO / ".venv" / "bin"
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +64,9 @@ def _run(cfg: LabConfig, ids: dict, tmp_path: Path) -> tuple[int, str]:
                  "hybrid_remote_node_cidrs": ["10.200.0.0/24"], "hybrid_remote_pod_cidrs": ["10.201.0.0/16"],
                  "hybrid_route_table_ids": ids["route_table_ids"], "hybrid_vpn_gateway_id": ids["vpn_gateway_id"],
                  "hybrid_vpn_connection_id": ids["vpn_connection_id"], "hybrid_kubeconfig": str(cfg.kubeconfig)}}}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "routes.yml")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    # The fake keys alone, as this test always ran (no AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE override).
+    return play(inventory, REPO / "playbooks" / "routes.yml", timeout=300, fake_aws=False,
+                env={"AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY})
 
 
 def _changed(output: str) -> int:

@@ -6,25 +6,20 @@ addresses are never contacted; the play recap must list localhost alone.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+from hnlab.testing import REPO, run_play
+
 EXAMPLE = REPO / "inventories" / "example"
 RECAP_RE = re.compile(r"^(\S+)\s+: ok=\d+", re.MULTILINE)
 
 
 def run_validate(inventory):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
-    return subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/validate_inventory.yml"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_play(inventory, "playbooks/validate_inventory.yml", timeout=300, fake_aws=False)
 
 
 def recap_hosts(output):

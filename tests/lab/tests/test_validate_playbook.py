@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -36,7 +35,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 JOIN = REPO / "playbooks" / "join.yml"
 VALIDATE = REPO / "playbooks" / "validate.yml"
 NODEADM = "/usr/local/bin/nodeadm"
