@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 
 from hnlab import edge, k8s, network
+from hnlab.config import LAB_DIR
 from hnlab.testing import network_not_ready, ready, ssh
 
 pytestmark = pytest.mark.lab
 
-LAB = Path(__file__).resolve().parents[1]
 KUBELET = "/usr/local/bin/kubelet-real"
 CONF = "/etc/hnlab-real-kubelet"
 ROOT_DIR = "/var/lib/kubelet-real"
@@ -49,7 +49,7 @@ def _ok(result):
 
 
 def _standin():
-    spec = importlib.util.spec_from_file_location("nodeadm_standin_for_kubelet", LAB / "nodeadm_standin" / "nodeadm.py")
+    spec = importlib.util.spec_from_file_location("nodeadm_standin_for_kubelet", LAB_DIR / "nodeadm_standin" / "nodeadm.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -20,11 +20,10 @@ import json
 import os
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from hnlab.testing import play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
 from hnlab import edge, inventory, k8s, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
@@ -34,7 +33,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
 JOIN = REPO / "playbooks" / "join.yml"
 VALIDATE = REPO / "playbooks" / "validate.yml"
 NODEADM = "/usr/local/bin/nodeadm"

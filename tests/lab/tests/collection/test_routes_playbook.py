@@ -25,7 +25,6 @@ from kubernetes import client  # noqa: E402
 pytestmark = pytest.mark.lab
 
 
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     base = LabConfig()

@@ -35,19 +35,18 @@ import yaml
 
 from hnlab import dns, edge, k8s, network, state
 from hnlab.aws.clients import client
-from hnlab.testing import play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
 
-# The helpers of the per-stage lab tests (same directory): the CA, the PEM lines, and their cleanups.
-from test_iam_ra_certificates import PACKAGES, _make_ca, _pem_bodies
-from test_lab_routes import (_aws_routes, _ciliumnodes, _cleanup as _routes_cleanup,
-                             _inventory_vars, _nodes_by_ip)
+# The helpers of the per-stage lab tests (same package, tests/lab/tests/collection): the CA, the PEM lines, and their cleanups.
+from .test_iam_ra_certificates import PACKAGES, _make_ca, _pem_bodies
+from .test_lab_routes import (_aws_routes, _ciliumnodes, _cleanup as _routes_cleanup,
+                              _inventory_vars, _nodes_by_ip)
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
 SITE = REPO / "playbooks" / "site.yml"
 AWS_PREREQUISITES = REPO / "playbooks" / "aws_prerequisites.yml"
 CALLBACKS = REPO / "tests" / "lab" / "callback_plugins"

@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils import nodeconfig
+from hnlab.config import LAB_DIR
 
-STANDIN = Path(__file__).resolve().parents[1] / "nodeadm_standin" / "nodeadm.py"
+STANDIN = LAB_DIR / "nodeadm_standin" / "nodeadm.py"
 ACTIVATION_ID = "5d9e2e0c-1b9e-4c4e-9d5e-6e1f9d0c1a2b"
 CODE = "Abcdefghij0123456789"
 IRA = {"nodeName": "edge01", "trustAnchorArn": "arn:aws:rolesanywhere:us-west-2:123456789012:trust-anchor/t",

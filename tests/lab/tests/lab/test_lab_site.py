@@ -146,7 +146,6 @@ def test_lab_nodes_reach_eks_and_aws_only_through_vpn(lab):
         _ssh(lab, host, f"ip route del {lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}")
 
 
-
 def test_lab_dns_answers_aws_names_inside_the_lab_and_nothing_else(lab):
     """The hosts' only resolver is the lab's DNS: AWS names get the cluster endpoint's lab address, the package
     archive's names their real addresses (which the egress then admits), any other name NXDOMAIN, asked of no one."""
@@ -180,6 +179,7 @@ def test_lab_egress_refuses_and_counts_what_is_not_the_archive(lab):
     assert f"-j {network.egress_chain(lab)}" in rules
     assert "--dport 53" not in rules  # the hosts' DNS never leaves: the lab's DNS answers it
     assert isinstance(network.egress_refused(lab), int)
+
 
 def test_lab_vpn_gateway_routes_pod_cidr_only_when_installed(lab):
     host, gw = _edges(lab)[0], _gw(lab)

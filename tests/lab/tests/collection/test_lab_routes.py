@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hnlab.testing import play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
 from hnlab import cilium_manifest, edge, k8s, netns, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
@@ -40,7 +40,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
 JOIN = REPO / "playbooks" / "join.yml"
 CILIUM = REPO / "playbooks" / "cilium.yml"
 ROUTES = REPO / "playbooks" / "routes.yml"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from hnlab.testing import play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
 from hnlab import edge, k8s, mirror, testing
 from hnlab.aws.clients import client
 
@@ -36,7 +36,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
 JOIN = REPO / "playbooks" / "join.yml"
 UPGRADE = REPO / "playbooks" / "upgrade.yml"
 DECOMMISSION = REPO / "playbooks" / "decommission.yml"

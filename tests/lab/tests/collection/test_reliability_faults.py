@@ -36,8 +36,8 @@ from hnlab import edge, state
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
 from hnlab.testing import LOCAL, REPO, play, start_play
-from test_awx_slices import _assert_clean
-from test_join_lifecycle import NODEADM, _cleanup, _kubelet_posting, _node_by_ip, _recap, _ssh
+from .test_awx_slices import _assert_clean
+from .test_join_lifecycle import NODEADM, _cleanup, _kubelet_posting, _node_by_ip, _recap, _ssh
 
 pytestmark = [
     pytest.mark.lab,

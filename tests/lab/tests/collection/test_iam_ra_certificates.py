@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hnlab.testing import play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
 from hnlab import edge, k8s, testing
 from hnlab.aws.clients import client
 
@@ -43,7 +43,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
-REPO = Path(__file__).resolve().parents[3]
 JOIN = REPO / "playbooks" / "join.yml"
 NODEADM = "/usr/local/bin/nodeadm"
 NODE_CONFIG = "/etc/nodeadm/nodeConfig.yaml"

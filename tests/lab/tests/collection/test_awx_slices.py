@@ -30,7 +30,7 @@ import yaml
 from hnlab import edge
 from hnlab.aws.clients import client
 from hnlab.testing import REPO, playbook_env
-from test_join_lifecycle import _cleanup, _kubelet_posting, _node_by_ip, _play, _pools, _recap, _ssh
+from .test_join_lifecycle import _cleanup, _kubelet_posting, _node_by_ip, _play, _pools, _recap, _ssh
 
 pytestmark = [
     pytest.mark.lab,
