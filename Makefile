@@ -54,7 +54,7 @@ molecule-all: setup ## Every Molecule scenario, one after the other (each on a l
 	@scripts/molecule.sh default host_prep routes upgrade
 
 awx-slices-test: setup ## AWX job slicing on a lab of SLICE_HOSTS (9) edge hosts: 3 ansible-runner slices of join.yml at once.
-	@HNLAB_TEST_HOSTS=$(SLICE_HOSTS) scripts/lab-tests.sh tests/test_awx_slices.py tests/test_zz_lab_down.py
+	@HNLAB_TEST_HOSTS=$(SLICE_HOSTS) scripts/lab-tests.sh tests/collection/test_awx_slices.py tests/zz/test_zz_lab_down.py
 
 ee-context: setup ## The execution environment's build context in build/ee/context (needs EE_BASE_IMAGE_SHA256).
 	@scripts/ee-context.sh
@@ -69,7 +69,7 @@ lab-status: setup ## Show what of the lab runs.
 	@$(PY) tests/lab/labctl.py status
 
 lab-scale-test: setup ## The lab's own tests on a 50-host lab (SCALE_HOSTS=50), then down and the leak check.
-	@HNLAB_TEST_HOSTS=$(SCALE_HOSTS) scripts/lab-tests.sh tests/test_lab_site.py tests/test_zz_lab_down.py
+	@HNLAB_TEST_HOSTS=$(SCALE_HOSTS) scripts/lab-tests.sh tests/lab/test_lab_site.py tests/zz/test_zz_lab_down.py
 
 lab-restart: setup ## Reboot one edge host (HOST=edge01).
 	@$(PY) tests/lab/labctl.py restart --host $(HOST)

@@ -440,7 +440,7 @@ def pod_route_plan_benchmark(count: int = PLAN_NODES, repeats: int = 3) -> dict:
     ``seconds`` (what the target is judged on) is the CPU time of this process (time.process_time), which
     other load on the machine does not inflate as much as the wall time (``wall_seconds``, also kept).
     """
-    _import_paths()
+    _collection_path()
     from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import pod_routes
     from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
 
@@ -464,12 +464,20 @@ def pod_route_plan_benchmark(count: int = PLAN_NODES, repeats: int = 3) -> dict:
 
 
 # ============================================================ the lab
-def _import_paths() -> None:
-    if str(LAB_DIR) not in sys.path:
-        sys.path.insert(0, str(LAB_DIR))
+def _collection_path() -> None:
+    """The collection's own code, from where `make setup` links it (an Ansible collection, not a Python package)."""
     collections = REPO / ".collections"
     if str(collections) not in sys.path:
         sys.path.append(str(collections))
+
+
+def _import_paths() -> None:
+    """The lab's package, hnlab (installed editable into the venv by `make setup`, tests/lab/pyproject.toml), which
+    must be this checkout's, and the collection's code."""
+    import hnlab
+
+    hnlab.require_checkout(LAB_DIR)
+    _collection_path()
 
 
 class Lab:

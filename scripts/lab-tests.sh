@@ -10,7 +10,8 @@ export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 PY=$(pwd)/${VENV:-.venv}/bin/python
 "$PY" tests/lab/k8s/build.py
 cd tests/lab
-# Arguments select test files (paths relative to tests/lab); none means all.
+# Arguments select test folders or files (paths relative to tests/lab: tests/lab the lab's own tests,
+# tests/collection the collection's on the lab, tests/zz the final down and leak check); none means all.
 if [ "$#" -eq 0 ]; then
   set -- tests
 fi

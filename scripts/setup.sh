@@ -50,6 +50,23 @@ if [ "$want" != "$have" ]; then
   echo "$want" > "$VENV/.requirements-hash"
 fi
 
+# The lab's Python package (tests/lab/hnlab), so that the lab tests, labctl.py, k8s/build.py and the benchmark
+# import it from anywhere: installed editable (it reads the checkout around it) and offline (the venv's setuptools,
+# wheel pinned above, no dependencies: they are the pinned requirements). Reinstalled only when the venv's hnlab is
+# missing or is another checkout's (a venv shared between checkouts imports the last one installed).
+lab_pkg=$(realpath tests/lab/hnlab)
+have_pkg=$("$VENV/bin/python" -P -c 'import hnlab, os; print(os.path.dirname(os.path.realpath(hnlab.__file__)))' \
+  2>/dev/null || true)
+if [ "$have_pkg" != "$lab_pkg" ]; then
+  echo "setup: installing the lab package (tests/lab, editable) into $VENV"
+  log="$VENV/pip-install-lab.log"
+  if ! "$VENV/bin/pip" install --disable-pip-version-check --no-index --no-deps --no-build-isolation -e tests/lab >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: pip install -e tests/lab failed; the full log is $log" >&2
+    exit 1
+  fi
+fi
+
 # ansible-test bootstraps its sanity virtualenvs with a get-pip script that it
 # downloads from a host this machine cannot reach: an offline stand-in.
 pip_version=$("$VENV/bin/python" - <<'PY'

@@ -1,11 +1,12 @@
-"""CLI entry of the lab: `python tests/lab/labctl.py up --hosts N | down | status | restart --host NAME`."""
+"""CLI entry of the lab: `python tests/lab/labctl.py up --hosts N | down | status | restart --host NAME`.
+
+hnlab is the package beside this file (installed editable into the venv by `make setup`; run as a script, this
+file's folder comes first on the path, so it is always this checkout's hnlab).
+"""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hnlab.labctl import main  # noqa: E402
+from hnlab.labctl import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,9 @@ import os
 import socket
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# tests/lab (the lab's checkout: hnlab is installed editable, see tests/lab/pyproject.toml) and the repository.
+LAB_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = LAB_DIR.parents[1]
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -28,8 +30,11 @@ class LabConfig:
     # Long-lived caches, kept outside the repository and reused across labs:
     # the debootstrap tree, the kube-apiserver binary.
     cache_dir: Path = _env_path("HNLAB_CACHE", "/var/cache/hybridnodes-lab")
-    # Everything a running lab owns: pid files, overlays, logs, keys, certs.
+    # Everything a running lab owns: pid files, overlays, logs, keys, certs, its inventory (inventory_path).
     state_dir: Path = _env_path("HNLAB_STATE", "/var/lib/hybridnodes-lab")
+    # The path the docs, make targets, Molecule and the demo give to -i: a symlink to inventory_path that `up`
+    # makes and `down` removes (git-ignored), so that nothing the lab generates lives in the source tree.
+    inventory_link: Path = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
 
     # Names: every kernel object the lab creates starts with this prefix so
     # that ``down`` and the leak test can find them.
@@ -169,7 +174,8 @@ class LabConfig:
 
     @property
     def inventory_path(self) -> Path:
-        return REPO_ROOT / "inventories" / "lab" / "hosts.yml"
+        """The running lab's inventory (inventory_link points here)."""
+        return self.state_dir / "inventory" / "hosts.yml"
 
     @property
     def moto_endpoint(self) -> str:

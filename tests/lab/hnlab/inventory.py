@@ -1,11 +1,15 @@
-"""Writes inventories/lab/hosts.yml for the running lab, in the inventory
-contract of docs/inventory.md (cluster vars on `all`, pools as children of
-`hybrid_nodes`, per-host vars), plus group `vpn_gateways` (vpngw) and a
-`lab` group whose vars are lab-only facts for tests (never used by roles).
+"""Writes the running lab's inventory, in the inventory contract of docs/inventory.md (cluster vars on `all`, pools
+as children of `hybrid_nodes`, per-host vars), plus group `vpn_gateways` (vpngw) and a `lab` group whose vars are
+lab-only facts for tests (never used by roles).
+
+The file is cfg.inventory_path, in the lab's state dir; inventories/lab/hosts.yml (cfg.inventory_link), the path
+the docs, make targets and Molecule use, is a symlink to it, made here and removed with it by remove().
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import yaml
@@ -140,4 +144,28 @@ def write(cfg, hosts: list[dict], seed: dict | None = None) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+    _link(Path(cfg.inventory_link), path)
     return path
+
+
+def _link(link: Path, target: Path) -> None:
+    """link -> target (absolute), replacing whatever is at link (an older lab's file, a link) in one rename."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(link.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(target.absolute())
+    os.replace(tmp, link)
+
+
+def remove(cfg) -> None:
+    """The inventory and its link (a link left dangling by a lab that went away without `down` too)."""
+    for path in (Path(cfg.inventory_link), Path(cfg.inventory_path)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def leftovers(cfg) -> list[str]:
+    """What of the inventory is on disk (nothing once the lab is down)."""
+    return [f"inventory {path}" for path in (Path(cfg.inventory_link), Path(cfg.inventory_path))
+            if os.path.lexists(path)]

@@ -106,6 +106,13 @@ def _load_seed(cfg) -> dict:
         return {}
 
 
+def write_inventory(cfg, seed: dict | None = None) -> Path:
+    """The running lab's inventory (cfg.inventory_path) and its link cfg.inventory_link, from its hosts and AWS seed
+    (the recorded one when not given): at `up`, and for a lab that is up without it (one brought up when the
+    inventory was a file in the source tree)."""
+    return inventory.write(cfg, edge.load_hosts(cfg), _load_seed(cfg) if seed is None else seed)
+
+
 def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
     if not 1 <= hosts <= cfg.max_hosts:
         raise LabError(f"--hosts must be 1..{cfg.max_hosts}, got {hosts}")
@@ -162,7 +169,7 @@ def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
             step("stand-in files on the edge hosts", edge.install_files, cfg, files)
         # The rendered Cilium manifest the lab inventory's cilium_manifest_path names (roles/cilium, method manifest).
         step("cilium manifest", cilium_manifest.write, cfg)
-        step("inventory", inventory.write, cfg, edge.load_hosts(cfg), seed)
+        step("inventory", write_inventory, cfg, seed)
         timings["total"] = round(time.monotonic() - t_all, 1)
         data = {"status": "up", "hosts": hosts, "started": time.time(), "timings": timings,
                 "network": net, "edge": hinfo, "components": started, "errors": errors}
@@ -185,7 +192,7 @@ def _live_pidfiles(cfg) -> list[str]:
 
 
 def leftovers(cfg) -> list[str]:
-    return network.leftovers(cfg) + edge.leftovers(cfg) + _live_pidfiles(cfg)
+    return network.leftovers(cfg) + edge.leftovers(cfg) + _live_pidfiles(cfg) + inventory.leftovers(cfg)
 
 
 def down(cfg, log=print) -> dict:
@@ -208,8 +215,7 @@ def down(cfg, log=print) -> dict:
                 log(f"stopped {what}")
             except Exception as exc:
                 problems.append(f"{what}: {type(exc).__name__}: {exc}")
-        with contextlib.suppress(FileNotFoundError):
-            cfg.inventory_path.unlink()
+        inventory.remove(cfg)
         left = leftovers(cfg)
         secs = round(time.monotonic() - t0, 1)
         if left or problems:

@@ -142,7 +142,6 @@ def status(cfg) -> dict:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from hnlab import config
 
     serve(config.load())

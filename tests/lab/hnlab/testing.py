@@ -14,6 +14,10 @@ from .aws.clients import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
+LAB_ANSIBLE_CFG = REPO / "tests" / "lab" / "ansible.cfg"
+# ansible-playbook arguments of a play on the controller itself ("localhost," as the inventory), with this venv's
+# Python (its boto3, kubernetes client) as the modules' interpreter.
+LOCAL = ("-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}")
 
 
 def ssh(cfg, host: dict, cmd: str, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -21,15 +25,49 @@ def ssh(cfg, host: dict, cmd: str, timeout: int = 120) -> subprocess.CompletedPr
     return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)
 
 
-def play(inventory, playbook, *extra: str, timeout: int = 900) -> tuple[int, str]:
-    """ansible-playbook with the repository's ansible.cfg and the emulator's fake keys; (rc, stdout + stderr)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "tests" / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+# The one way the lab tests run a playbook: `ansible-playbook -i INVENTORY EXTRA... PLAYBOOK` of this venv, in the
+# repository, with the lab's ansible.cfg. play() waits for it, run_play() too but keeps stdout and stderr apart,
+# start_play() streams it; ansible-runner (the AWX slices) takes playbook_env() as its envvars.
+
+def playbook_env(fake_aws: bool = True, env: dict | None = None) -> dict[str, str]:
+    """The variables a lab playbook run sets over the caller's environment: the lab's ansible.cfg, no colour, this
+    venv's tools first on PATH and, with fake_aws, the AWS emulator's fake keys and no AWS config or credentials
+    file (never a real profile); env on top."""
+    variables = {"ANSIBLE_CONFIG": str(LAB_ANSIBLE_CFG), "ANSIBLE_NOCOLOR": "1"}
+    if fake_aws:
+        variables.update(AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
+                         AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    variables["PATH"] = f"{VENV_BIN}:{os.environ.get('PATH', '')}"
+    variables.update({key: str(value) for key, value in (env or {}).items()})
+    return variables
+
+
+def _playbook_argv(inventory, playbook, extra) -> list[str]:
+    return [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(playbook)]
+
+
+def run_play(inventory, playbook, *extra: str, timeout: int = 900, fake_aws: bool = True,
+             env: dict | None = None) -> subprocess.CompletedProcess:
+    """ansible-playbook run to its end (never raises on a non-zero exit); stdout and stderr kept apart."""
+    return subprocess.run(_playbook_argv(inventory, playbook, extra), cwd=REPO,
+                          env=dict(os.environ, **playbook_env(fake_aws, env)),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def play(inventory, playbook, *extra: str, timeout: int = 900, fake_aws: bool = True,
+         env: dict | None = None) -> tuple[int, str]:
+    """ansible-playbook with the lab's ansible.cfg and (fake_aws) the emulator's fake keys; (rc, stdout + stderr).
+    env: more variables for the run (e.g. a callback plugin)."""
+    proc = run_play(inventory, playbook, *extra, timeout=timeout, fake_aws=fake_aws, env=env)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def start_play(inventory, playbook, *extra: str, fake_aws: bool = True, env: dict | None = None) -> subprocess.Popen:
+    """ansible-playbook started, its output (stderr into stdout) read line by line from .stdout as it runs, in a
+    session of its own so that os.killpg(proc.pid, ...) ends it with every process it started."""
+    return subprocess.Popen(_playbook_argv(inventory, playbook, extra), cwd=REPO,
+                            env=dict(os.environ, **playbook_env(fake_aws, env)), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 # Cilium's CNI configuration (written on a host by the lab's Cilium stand-in): removed by the tests' clean-ups so that a

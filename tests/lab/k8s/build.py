@@ -20,7 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# hnlab: the lab's package, installed editable into the venv by `make setup` (tests/lab/pyproject.toml), and this
+# checkout's (the pins it builds are in its hnlab/config.py).
+import hnlab
+
+hnlab.require_checkout(Path(__file__).resolve().parents[1])
 
 from hnlab import gobuild  # noqa: E402
 from hnlab.config import load  # noqa: E402

@@ -1095,7 +1095,7 @@ def cmd_init(opts: dict, pos: list[str]) -> int:
     info("Loading configuration..", configSource=opts["config_source"])
     doc = load_node_config(opts["config_source"])
     # The worst case the collection must handle: a nodeadm that prints its configuration, activation code included
-    # (the nodeadm module masks it: tests/lab/tests/test_reliability_secrets_check_mode.py searches the -vvv output).
+    # (the nodeadm module masks it: tests/lab/tests/collection/test_reliability_secrets_check_mode.py searches the -vvv output).
     info("Loaded configuration", config=doc)
     info("Validating configuration...")
     validate_node_config(doc)

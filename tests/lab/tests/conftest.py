@@ -1,10 +1,10 @@
 """Shared fixtures of the lab tests: one lab per test session.
 
-The `lab` fixture reuses a running lab, or brings one up (HNLAB_TEST_HOSTS
-edge hosts, default 3) and takes it down at the end of the session. It never
-starts a second lab beside a running one. test_zz_lab_down.py runs last (file
-order) and downs the lab this session started (or any, with HNLAB_TEST_DOWN=1)
-and checks that nothing is left.
+The tests of the lab itself are in lab/, the tests of the collection on the lab in collection/; one session runs
+both (the files in the order of their names, see pytest_collection_modifyitems). The `lab` fixture reuses a running
+lab, or brings one up (HNLAB_TEST_HOSTS edge hosts, default 3) and takes it down at the end of the session. It never
+starts a second lab beside a running one. zz/test_zz_lab_down.py runs last and downs the lab this session started
+(or any, with HNLAB_TEST_DOWN=1) and checks that nothing is left.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from pathlib import Path
 import pytest
 
 LAB_DIR = Path(__file__).resolve().parents[1]
-if str(LAB_DIR) not in sys.path:
-    sys.path.insert(0, str(LAB_DIR))
-# The collection's own code, as `make setup` links it (ansible_collections is a
-# namespace package, so the dependencies in site-packages stay importable).
-COLLECTIONS = LAB_DIR.parents[1] / ".collections"
-if str(COLLECTIONS) not in sys.path:
-    sys.path.append(str(COLLECTIONS))
+
+# hnlab is the lab's package, installed editable into the venv by `make setup` (tests/lab/pyproject.toml), and it
+# must be this checkout's; the collection's own code (ansible_collections.hybridnodes.eks) is on the path by
+# `pythonpath` in that file's pytest settings.
+try:
+    import hnlab
+except ModuleNotFoundError as exc:
+    raise ImportError("the lab package hnlab is not installed in this venv: run `make setup` "
+                      "(scripts/setup.sh installs tests/lab editable)") from exc
+hnlab.require_checkout(LAB_DIR)
 
 from hnlab import config as lab_config, labctl  # noqa: E402
 
@@ -49,6 +52,11 @@ def pytest_collection_modifyitems(config, items):
         for mark in item.iter_markers("reliability"):
             if not mark.args or mark.args[0] not in RELIABILITY_CATEGORIES:
                 raise pytest.UsageError(f"{item.nodeid}: reliability marker needs one of {RELIABILITY_CATEGORIES}")
+    # One session over lab/ (the lab's own tests) and collection/ (the collection's, on the lab), in the order of the
+    # files' names across both, as when they shared one folder: they share the running lab and each file leaves it
+    # as the next one found it. zz/test_zz_lab_down.py is last by its name as well as by its folder. A stable sort,
+    # so the tests of a file keep their order.
+    items.sort(key=lambda item: item.path.name)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -86,6 +94,9 @@ def lab():
     if state and state.get("status") == "up":
         dead = labctl.health(cfg)
         if not dead:
+            if not cfg.inventory_path.exists():
+                # Brought up when its inventory was a file in the source tree (inventories/lab/hosts.yml).
+                labctl.write_inventory(cfg)
             yield cfg
             return
         # Marked up, but its processes were ended from outside (a stopped session, a reboot): unusable, so it is

@@ -378,7 +378,7 @@ def test_crl_state_other_than_present_or_absent_is_refused_on_the_controller():
         (role, option) for role, option, dummy in rules.role_inputs(ROLE_SPECS, ROLE_DEFAULTS)["hybrid_iam_ra_crl_state"]]
     problems = check(changed_cluster(hybrid_iam_ra_crl_state="remove"), role_specs=ROLE_SPECS, role_defaults=ROLE_DEFAULTS)
     assert [(item["code"], item["variable"]) for item in problems] == [("role-input", "hybrid_iam_ra_crl_state")]
-    # The words tests/lab/tests/test_reliability_bad_input.py (case iam-ra-crl-state-typo) expects from site.yml.
+    # The words tests/lab/tests/collection/test_reliability_bad_input.py (case iam-ra-crl-state-typo) expects from site.yml.
     assert ("hybrid_iam_ra_crl_state='remove' (role aws_prerequisites's aws_prerequisites_iam_ra_crl_state) is refused "
             "by roles/aws_prerequisites") in problems[0]["message"]
     assert problems[0]["fix"].startswith("Give hybrid_iam_ra_crl_state a value of type str")

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """cilium_pod_routes_info through its main(), with the Kubernetes client replaced at its boundary by a server
 that keeps the list contract (limit/continue) of kubernetes.core's K8SClient; the real API server is exercised
-by tests/lab/tests/test_cilium_pod_routes_apiserver.py."""
+by tests/lab/tests/collection/test_cilium_pod_routes_apiserver.py."""
 
 from __future__ import absolute_import, division, print_function
 
