@@ -80,13 +80,19 @@ options:
     type: int
     default: 60
 notes:
-  - Supports check mode and diff mode. Check mode predicts the download and the installer run from the files on the
-    host and contacts no URL.
   - The installer runs for as long as it takes; bound it with the task keyword C(timeout).
 seealso:
   - name: Palette agent mode
     description: Install Palette agent, the guide this module follows.
     link: https://docs.spectrocloud.com/deployment-modes/agent-mode/install-agent-host/
+attributes:
+  check_mode:
+    support: full
+    details: Predicts the download and the installer run from the files on the host, and contacts no URL.
+  diff_mode:
+    support: full
+    details: The installer (its source URL and sha256) and whether the agent is installed, before and after.
+extends_documentation_fragment: [hybridnodes.eks.attributes]
 """
 
 EXAMPLES = r"""
@@ -165,7 +171,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils import proxy
+from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import proxy
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # The registration token line of a Palette user-data (edgeHostToken: VALUE, quoted or not).
