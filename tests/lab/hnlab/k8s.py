@@ -39,6 +39,9 @@ ETCD_BINARY = "/usr/bin/etcd"
 ADMIN_USER = "lab-admin"
 # The identity the nodeadm stand-in uses to register every edge host.
 NODE_USER = "system:node:lab-hybrid"
+# The identity of the real kubelet the lab runs on one host (tests/lab/tests/lab/test_real_kubelet.py): a node of its
+# own, with the API server's system:node role bound to it alone (the lab's stand-in node identity keeps NODE_RULES).
+REAL_KUBELET_USER = "system:node:real-kubelet"
 NODE_GROUPS = ("system:nodes", "system:authenticated")
 NODE_ROLE = "hnlab:hybrid-node"
 READY_TIMEOUT = 60.0
@@ -103,6 +106,11 @@ def _tokens(cfg: LabConfig) -> dict[str, str]:
 
 def admin_token(cfg: LabConfig) -> str:
     return _tokens(cfg)[ADMIN_USER]
+
+
+def real_kubelet_token(cfg: LabConfig) -> str:
+    """Bearer token of REAL_KUBELET_USER (groups system:nodes, system:authenticated)."""
+    return _tokens(cfg)[REAL_KUBELET_USER]
 
 
 def node_token(cfg: LabConfig) -> str:
@@ -240,6 +248,7 @@ def _write_tokens(cfg: LabConfig) -> None:
     rows = [
         [secrets.token_hex(24), ADMIN_USER, ADMIN_USER, "system:masters"],
         [secrets.token_hex(24), NODE_USER, NODE_USER, ",".join(NODE_GROUPS)],
+        [secrets.token_hex(24), REAL_KUBELET_USER, REAL_KUBELET_USER, ",".join(NODE_GROUPS)],
     ]
     path = k8s_dir(cfg) / "tokens.csv"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -412,12 +421,13 @@ def _grant_nodes(cfg: LabConfig) -> None:
         })
         # What a real kubelet reads and writes besides its Node (pods, services, events, CSI objects): the API
         # server's own system:node role, which nothing binds by default (the Node authorizer replaced the binding;
-        # the lab authorizes with RBAC alone).
+        # the lab authorizes with RBAC alone). Bound to the real kubelet's identity only: the role also lists
+        # secrets, which the Node authorizer would narrow to a node's own pods and RBAC alone cannot.
         rbac.create_cluster_role_binding({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": f"{NODE_ROLE}:system-node"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": REAL_KUBELET_USER}],
         })
 
 

@@ -2,7 +2,7 @@
 
 The kubelet of real_kubernetes_version (built from k8s.io/kubernetes by hnlab.gobuild) runs on one edge host with
 Debian's containerd and CNI plugins (installed from Debian's archive by the host's apt), and registers its Node with
-the lab's API server through the EKS endpoint across the VPN path, with the lab's node identity (group system:nodes).
+the lab's API server through the EKS endpoint across the VPN path, with a node identity of its own (group system:nodes).
 What a real hybrid node does before any CNI runs, and what the collection's join must expect:
   - the Node registers NotReady: reason KubeletNotReady, message the container runtime's NetworkReady=false
     (NetworkPluginNotReady, "cni plugin not initialized");
@@ -129,7 +129,7 @@ def kubelet_host(lab):
             "clusters": [{"name": "eks", "cluster": {
                 "server": f"https://{lab.eks_endpoint_ip}:{lab.eks_endpoint_port}",
                 "certificate-authority": f"{CONF}/ca.crt"}}],
-            "users": [{"name": "kubelet", "user": {"token": k8s.node_token(lab)}}],
+            "users": [{"name": "kubelet", "user": {"token": k8s.real_kubelet_token(lab)}}],
             "contexts": [{"name": "eks", "context": {"cluster": "eks", "user": "kubelet"}}],
             "current-context": "eks"}), 0o600)
         _write(root, f"{CONF}/config.json", json.dumps(_kubelet_config(spec["ip"])))
