@@ -90,6 +90,14 @@ class LabConfig:
     # refused there). The simulated EKS cluster reports this minor (cluster_kubernetes_version); the edge hosts'
     # hybrid_kubernetes_version (kubernetes_version) stays within the kubelet skew policy below it.
     real_kubernetes_version: str = "v1.34.4"
+    # What the real `nodeadm install` takes from its manifest besides kubelet and kubectl, each the newest version the
+    # Go module proxy serves that goes with Kubernetes 1.34 and nodeadm v1.0.19 (docs/lab-real-nodeadm.md, section 4):
+    # the CNI plugins, aws-iam-authenticator, the ECR credential provider (v1.34.4 carries a replace directive,
+    # v1.34.3 none) and, for IAM Roles Anywhere, aws_signing_helper (v1.4.0: newer zips are refused).
+    real_cni_plugins_version: str = "v1.7.1"
+    real_iam_authenticator_version: str = "v0.7.2"
+    real_ecr_credential_provider_version: str = "v1.34.3"
+    real_signing_helper_version: str = "v1.4.0"
 
     # Edge hosts.
     default_hosts: int = 3

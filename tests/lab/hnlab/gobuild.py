@@ -45,10 +45,11 @@ NODEADM_MANIFEST_URL = "https://hybrid-assets.eks.amazonaws.com/manifest.yaml"
 
 @dataclass(frozen=True)
 class Command:
-    """One binary of a Program: its name, its package, and the arguments that print its version (first line)."""
+    """One binary of a Program: its name, its package, and the arguments that print its version (first line; None
+    for a program that has no such command: a stamp file written after the build records its version instead)."""
     name: str
     package: str
-    version_args: tuple = ("--version",)
+    version_args: tuple | None = ("--version",)
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,17 @@ class Program:
     ldflags: tuple = ()
     # Pin the module's replace directives into its own staging/ tree to the published twins (k8s.io/kubernetes).
     staging_replaces: bool = False
+    # Built with cgo (aws_signing_helper: github.com/miekg/pkcs11 is cgo-only); everything else is static.
+    cgo: bool = False
 
     def directory(self, cfg: LabConfig) -> Path:
         return cfg.go_builds_dir / f"{self.name}-{self.version}"
 
     def binary(self, cfg: LabConfig, command: str | None = None) -> Path:
         return self.directory(cfg) / (command or self.commands[0].name)
+
+    def stamp(self, cfg: LabConfig) -> Path:
+        return self.directory(cfg) / ".built"
 
 
 def kubernetes_ldflags(version: str) -> tuple:
@@ -87,12 +93,32 @@ def programs(cfg: LabConfig) -> list[Program]:
                 (Command("nodeadm", "github.com/aws/eks-hybrid/cmd/nodeadm"),),
                 (f"-X github.com/aws/eks-hybrid/cmd/nodeadm/version.GitVersion={cfg.real_nodeadm_version}",
                  f"-X github.com/aws/eks-hybrid/internal/aws.manifestUrl={NODEADM_MANIFEST_URL}")),
+        # What `nodeadm install` installs beside kubelet and kubectl (its manifest's artifacts; docs/lab-real-nodeadm.md).
+        Program("cni-plugins", "github.com/containernetworking/plugins", cfg.real_cni_plugins_version,
+                tuple(Command(name, f"github.com/containernetworking/plugins/plugins/{path}", None)
+                      for name, path in CNI_PLUGINS)),
+        Program("aws-iam-authenticator", "sigs.k8s.io/aws-iam-authenticator", cfg.real_iam_authenticator_version,
+                (Command("aws-iam-authenticator", "sigs.k8s.io/aws-iam-authenticator/cmd/aws-iam-authenticator",
+                         None),)),
+        Program("ecr-credential-provider", "k8s.io/cloud-provider-aws", cfg.real_ecr_credential_provider_version,
+                (Command("ecr-credential-provider", "k8s.io/cloud-provider-aws/cmd/ecr-credential-provider", None),)),
+        # Upstream's Makefile stamps the version into cmd.Version.
+        Program("aws_signing_helper", "github.com/aws/rolesanywhere-credential-helper",
+                cfg.real_signing_helper_version,
+                (Command("aws_signing_helper", "github.com/aws/rolesanywhere-credential-helper", ("version",)),),
+                (f"-X github.com/aws/rolesanywhere-credential-helper/cmd.Version="
+                 f"{cfg.real_signing_helper_version.lstrip('v')}",), cgo=True),
         Program("kubernetes", "k8s.io/kubernetes", cfg.real_kubernetes_version,
                 (Command("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
                  Command("kubectl", "k8s.io/kubernetes/cmd/kubectl", ("version", "--client")),
                  Command("kubelet", "k8s.io/kubernetes/cmd/kubelet")),
                 kubernetes_ldflags(cfg.real_kubernetes_version), staging_replaces=True),
     ]
+
+
+# The CNI plugins the lab's hosts need (a bridge network on one host), as (binary, package path under plugins/).
+CNI_PLUGINS = (("loopback", "main/loopback"), ("bridge", "main/bridge"), ("host-local", "ipam/host-local"),
+               ("portmap", "meta/portmap"))
 
 
 def program(cfg: LabConfig, name: str) -> Program:
@@ -123,13 +149,19 @@ def version_of(binary: Path, args: tuple = ("--version",)) -> str | None:
 
 def up_to_date(program: Program, cfg: LabConfig) -> bool:
     for command in program.commands:
+        if command.version_args is None:
+            stamp = program.stamp(cfg)
+            if not program.binary(cfg, command.name).exists() or not stamp.exists() \
+                    or stamp.read_text().strip() != program.version:
+                return False
+            continue
         version = version_of(program.binary(cfg, command.name), command.version_args)
-        if version is None or program.version not in version:
+        if version is None or program.version.lstrip("v") not in version:
             return False
     return True
 
 
-def go_env(cfg: LabConfig) -> dict:
+def go_env(cfg: LabConfig, cgo: bool = False) -> dict:
     go_cache = cfg.cache_dir / "go"
     return {
         **os.environ,
@@ -137,7 +169,7 @@ def go_env(cfg: LabConfig) -> dict:
         "GOCACHE": str(go_cache / "build"),
         "GOFLAGS": "-modcacherw",
         "GOTOOLCHAIN": "local",
-        "CGO_ENABLED": "0",
+        "CGO_ENABLED": "1" if cgo else "0",
     }
 
 
@@ -161,7 +193,7 @@ def build_one(program: Program, cfg: LabConfig, log) -> Path:
     work = out_dir / "module"
     work.mkdir(parents=True, exist_ok=True)
     go = go_binary()
-    env = go_env(cfg)
+    env = go_env(cfg, program.cgo)
 
     def run(*args: str) -> None:
         log.write(f"$ {' '.join(args)}\n")
@@ -185,6 +217,7 @@ def build_one(program: Program, cfg: LabConfig, log) -> Path:
         run(go, "build", "-trimpath", "-ldflags", " ".join(("-s", "-w", *program.ldflags)), "-o", str(tmp),
             command.package)
         os.replace(tmp, out)
+    program.stamp(cfg).write_text(program.version + "\n")
     return out_dir
 
 
@@ -212,8 +245,9 @@ def build(cfg: LabConfig, force: bool = False) -> None:
                     print("---- last lines of the build log ----")
                     print("".join(log_path.read_text().splitlines(True)[-40:]))
                 raise
-            versions = "; ".join(f"{c.name}: {version_of(program.binary(cfg, c.name), c.version_args)}"
-                                 for c in program.commands)
+            versions = "; ".join(
+                f"{c.name}: {version_of(program.binary(cfg, c.name), c.version_args) if c.version_args else 'built'}"
+                for c in program.commands)
             print(f"[go-build] {directory}: {versions} ({time.monotonic() - t0:.0f}s)", flush=True)
 
 

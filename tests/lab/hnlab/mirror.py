@@ -213,6 +213,7 @@ def publish(cfg: LabConfig, base_url: str | None = None) -> Path:
         (rel / "GIT_VERSION").write_text(real + "\n")
         (rel / "ATTRIBUTION.txt").write_text("hybridnodes lab: nodeadm stand-in, not the real nodeadm\n")
     publish_real_nodeadm(cfg)
+    publish_real_artifacts(cfg)
     (root / "manifest.yaml").write_text(yaml.safe_dump(manifest(cfg, base_url), sort_keys=False))
     for key, fault in _read_faults(cfg).items():
         version, arch = key.split("/")
@@ -241,6 +242,106 @@ def publish_real_nodeadm(cfg: LabConfig) -> Path | None:
     (rel / "ATTRIBUTION.txt").write_text(f"hybridnodes lab: the real nodeadm {cfg.real_nodeadm_version}, built from "
                                          "the Go module github.com/aws/eks-hybrid (cmd/nodeadm)\n")
     return binary
+
+
+# --------------------------------------------- the real nodeadm's artifacts
+# What the real `nodeadm install` fetches, built from their Go modules by hnlab.gobuild, under real/ with a manifest of
+# nodeadm's own schema (aws/eks-hybrid internal/aws/manifest.go; docs/lab-real-nodeadm.md): the five EKS artifacts of
+# Kubernetes real_kubernetes_version and aws_signing_helper for IAM Roles Anywhere, amd64 only. The stand-in's
+# manifest.yaml stays as it is. nodeadm reads an override manifest from file:// or https:// only (an http URL is taken
+# for a path), so a host gets this one as a file; the artifact URIs in it are plain http to the mirror.
+REAL_DIR = "real"
+
+
+def real_manifest_path(cfg: LabConfig) -> Path:
+    return mirror_root(cfg) / REAL_DIR / "manifest.yaml"
+
+
+def _real_artifacts(cfg: LabConfig) -> dict:
+    """{published name: built file} of the EKS artifacts, or {} when a build is missing."""
+    from hnlab import gobuild
+
+    kube = gobuild.program(cfg, "kubernetes")
+    built = {"kubelet": kube.binary(cfg, "kubelet"), "kubectl": kube.binary(cfg, "kubectl"),
+             "ecr-credential-provider": gobuild.program(cfg, "ecr-credential-provider").binary(cfg),
+             "aws-iam-authenticator": gobuild.program(cfg, "aws-iam-authenticator").binary(cfg)}
+    cni = gobuild.program(cfg, "cni-plugins")
+    plugins = [cni.binary(cfg, c.name) for c in cni.commands]
+    if not all(path.exists() for path in [*built.values(), *plugins]):
+        return {}
+    built["cni-plugins"] = _cni_tarball(cni.directory(cfg), plugins)
+    return built
+
+
+def _cni_tarball(directory: Path, plugins: list) -> Path:
+    """The plugins as one flat .tgz (nodeadm unpacks it into /opt/cni/bin, files only), made once per build."""
+    import tarfile
+
+    tgz = directory / "cni-plugins-linux-amd64.tgz"
+    if not tgz.exists() or any(p.stat().st_mtime > tgz.stat().st_mtime for p in plugins):
+        tmp = tgz.with_suffix(".tmp")
+        with tarfile.open(tmp, "w:gz") as tar:
+            for path in plugins:
+                info = tar.gettarinfo(str(path), arcname=path.name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+        os.replace(tmp, tgz)
+    return tgz
+
+
+def _publish_file(src: Path, dest: Path) -> None:
+    """A link to the build (no copy of hundreds of MB per lab) and its GNU-format .sha256 ("<hex>  <name>")."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    dest.symlink_to(src)
+    digest = hashlib.sha256()
+    with open(src, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    Path(f"{dest}.sha256").write_text(f"{digest.hexdigest()}  {dest.name}\n")
+
+
+def publish_real_artifacts(cfg: LabConfig) -> Path | None:
+    """Publish the real artifacts and their manifest; returns the manifest, or None when a build is missing."""
+    from hnlab import gobuild
+
+    artifacts = _real_artifacts(cfg)
+    helper = gobuild.program(cfg, "aws_signing_helper")
+    if not artifacts or not helper.binary(cfg).exists():
+        return None
+    root = mirror_root(cfg) / REAL_DIR
+    if root.exists():
+        shutil.rmtree(root)
+    version = cfg.real_kubernetes_version.lstrip("v")
+    minor, patch = version.rsplit(".", 1)
+    entries = []
+    for name, src in artifacts.items():
+        rel = f"{REAL_DIR}/artifacts/{version}/{RELEASE_DATE}/bin/linux/amd64/{src.name if name == 'cni-plugins' else name}"
+        _publish_file(src, mirror_root(cfg) / rel)
+        uri = f"{cfg.mirror_base_url}/{rel}"
+        entries.append({"name": name, "arch": "amd64", "os": "linux", "uri": uri, "checksum_uri": uri + ".sha256"})
+    helper_version = cfg.real_signing_helper_version.lstrip("v")
+    rel = f"{REAL_DIR}/releases/{helper_version}/X86_64/Linux/aws_signing_helper"
+    _publish_file(helper.binary(cfg), mirror_root(cfg) / rel)
+    helper_uri = f"{cfg.mirror_base_url}/{rel}"
+    doc = {
+        "supported_eks_releases": [{
+            "major_minor_version": minor, "latest_patch_version": patch,
+            "patch_releases": [{"version": version, "patch_version": patch, "release_date": RELEASE_DATE,
+                                "artifacts": entries}],
+        }],
+        "iam_roles_anywhere_releases": [{"version": helper_version, "artifacts": [
+            {"name": "aws_signing_helper", "arch": "amd64", "os": "linux", "uri": helper_uri,
+             "checksum_uri": helper_uri + ".sha256"}]}],
+        "ssm_releases": None,
+        "region_config": {cfg.region: {"partition": "aws", "dns_suffix": "amazonaws.com",
+                                       "ecr_account_id": "602401143452", "cred_providers": {"iam-ra": True, "ssm": True}}},
+    }
+    path = real_manifest_path(cfg)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def publish_palette_standin(cfg: LabConfig) -> str:
