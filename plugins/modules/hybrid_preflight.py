@@ -256,18 +256,11 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import preflight as pf
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.host_files import read_text
 
 
 def default_route_nic():
-    for line in (_read("/proc/net/route") or "").splitlines()[1:]:
+    for line in (read_text("/proc/net/route") or "").splitlines()[1:]:
         fields = line.split()
         if len(fields) > 7 and fields[1] == "00000000" and fields[7] == "00000000":
             return fields[0]
@@ -292,7 +285,7 @@ def root_shell(module):
         rc, out, _err = module.run_command([getent, "passwd", "root"])
         if rc == 0:
             return pf.parse_passwd_shell(out)
-    for line in (_read("/etc/passwd") or "").splitlines():
+    for line in (read_text("/etc/passwd") or "").splitlines():
         if line.startswith("root:"):
             return pf.parse_passwd_shell(line)
     return None
@@ -330,8 +323,8 @@ def firewalls(module):
             found.append({"name": "ufw", "active": None, "error": (err or out).strip() or "exit %d" % rc})
         elif pf.parse_ufw_status(out)["active"]:
             found.append({"name": "ufw", "active": True, "error": None, "status": out,
-                          "default_input": pf.parse_ufw_defaults(_read("/etc/default/ufw")),
-                          "before_rules": _read("/etc/ufw/before.rules")})
+                          "default_input": pf.parse_ufw_defaults(read_text("/etc/default/ufw")),
+                          "before_rules": read_text("/etc/ufw/before.rules")})
     return found
 
 
@@ -379,14 +372,14 @@ def listeners():
     sockets = []
     for proto in ("tcp", "udp"):
         for suffix in ("", "6"):
-            sockets += pf.parse_proc_net(_read("/proc/net/%s%s" % (proto, suffix)), proto)
+            sockets += pf.parse_proc_net(read_text("/proc/net/%s%s" % (proto, suffix)), proto)
     if not sockets:
         return []
     owners = socket_owners()
     for item in sockets:
         pid = owners.get(item["inode"])
         item["pid"] = pid
-        item["name"] = (_read("/proc/%d/comm" % pid) or "").strip() if pid else None
+        item["name"] = (read_text("/proc/%d/comm" % pid) or "").strip() if pid else None
     return sockets
 
 
@@ -523,7 +516,7 @@ def read_options(module):
 def read_facts(module, endpoints):
     """Everything the checks look at, read from the host (and the endpoints probed unless skipped)."""
     params = module.params
-    os_info = pf.parse_os_release(_read("/etc/os-release") or _read("/usr/lib/os-release"))
+    os_info = pf.parse_os_release(read_text("/etc/os-release") or read_text("/usr/lib/os-release"))
     uname = os.uname()
     nic = default_route_nic() if params["nic"] == "auto" else params["nic"]
     required = pf.required_commands(params["manage_ntp"], params["manage_dns"], params["manage_network"])
@@ -539,9 +532,9 @@ def read_facts(module, endpoints):
         "nic": nic,
         "addresses": addresses(module, nic),
         "listeners": listeners(),
-        "swaps": pf.parse_swaps(_read("/proc/swaps")),
+        "swaps": pf.parse_swaps(read_text("/proc/swaps")),
         "free_disk": free_disk(params["disk_paths"]),
-        "mem_total_kb": pf.parse_meminfo(_read("/proc/meminfo")),
+        "mem_total_kb": pf.parse_meminfo(read_text("/proc/meminfo")),
         "endpoints": None if params["skip_network_checks"] else probe_all(endpoints, params["proxy"],
                                                                           params["connect_timeout"]),
     }

@@ -215,14 +215,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hybridnodes.eks.plugins.module_utils.edge import routes as rt
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
+from ansible_collections.hybridnodes.eks.plugins.module_utils.edge.host_files import read_text
 
 
 def _ip_json(module, ip_binary, args, what):
@@ -262,13 +255,13 @@ def gather_stack_facts(module, nic):
     files = {}
     for directory in rt.NETWORKD_DIRS:
         for path in glob.glob(directory + "/*.network"):
-            text = _read(path)
+            text = read_text(path)
             if text is not None:
                 files[path] = text
     facts["networkd_files"] = files
     stanzas = []
     for path in ["/etc/network/interfaces"] + glob.glob("/etc/network/interfaces.d/*"):
-        for line in (_read(path) or "").splitlines():
+        for line in (read_text(path) or "").splitlines():
             words = line.split()
             if len(words) >= 2 and words[0] == "iface":
                 stanzas.append(words[1])
@@ -416,7 +409,7 @@ def read_file(module, stack, dev, problems):
     except rt.RouteInputError as exc:
         problems.append("%s; fix hybrid_nic or set network_stack." % exc)
     if path:
-        before_text = _read(path)
+        before_text = read_text(path)
         if before_text is not None and not rt.owned(before_text, route_set):
             problems.append("%s exists and is not the file of route set %s (managed by %s); merge the routes into "
                             "it by hand, move it away, or use the route set that owns it." % (path, route_set, rt.MARKER))
