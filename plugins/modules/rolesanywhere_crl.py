@@ -138,7 +138,7 @@ crl:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import rolesanywhere
 from ansible_collections.hybridnodes.eks.plugins.module_utils.controller import crl
 from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import CRL, TRUST_ANCHOR
 
@@ -212,9 +212,7 @@ def ensure_present(module, client, current, der):
                          % (CRL.describe(name), current["crlId"], current.get("trustAnchorArn"),
                             anchor_arn or params["trust_anchor_name"]))
     update = {} if crl.same(current.get("crlData"), der) else {"crlData": pem}
-    changed, after = rolesanywhere.update_existing(module, client, CRL, current, name, update, params["enabled"])
-    tagged = rolesanywhere.add_missing_tags(module, client, CRL, current, name, params["tags"])
-    return changed or tagged, after
+    return rolesanywhere.update_existing(module, client, CRL, current, name, update, params["enabled"], params["tags"])
 
 
 def main():
@@ -232,16 +230,8 @@ def main():
                               mutually_exclusive=[["crl", "crl_path"], ["trust_anchor_arn", "trust_anchor_name"]],
                               required_if=[["state", "present", ["crl", "crl_path"], True],
                                            ["state", "present", ["trust_anchor_arn", "trust_anchor_name"], True]])
-    params = module.params
-    der = read_crl(module) if params["state"] == "present" else None
-
-    client = aws.aws_client(module, "rolesanywhere")
-    current = rolesanywhere.find_by_name(module, client, CRL, params["name"])
-    if params["state"] == "absent":
-        changed, after = rolesanywhere.ensure_absent(module, client, CRL, current, params["name"])
-    else:
-        changed, after = ensure_present(module, client, current, der)
-    aws.exit_with_diff(module, changed, "crl", summary, current, after)
+    der = read_crl(module) if module.params["state"] == "present" else None
+    rolesanywhere.run(module, CRL, summary, ensure_present, der)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,20 @@ def role_duration_problems(module, params):
     return problems
 
 
+def refuse_long_sessions(module):
+    """Fail before any write when duration_seconds exceeds a role's maximum (unless check_role_session_duration is
+    false); runs after the profiles are read, before the profile is created or updated."""
+    params = module.params
+    if not params["check_role_session_duration"]:
+        return
+    problems = role_duration_problems(module, params)
+    if problems:
+        module.fail_json(msg="Invalid session duration for IAM Roles Anywhere profile %s: %s"
+                             % (params["name"], " ".join(problems)), problems=problems)
+
+
 def ensure_present(module, client, current):
+    refuse_long_sessions(module)
     params = module.params
     name = params["name"]
     wanted = {"roleArns": sorted(params["role_arns"]), "durationSeconds": params["duration_seconds"],
@@ -223,18 +236,7 @@ def main():
         module.fail_json(msg="Invalid options for IAM Roles Anywhere profile %s: %s" % (params["name"], " ".join(problems)),
                          problems=problems)
 
-    client = aws.aws_client(module, "rolesanywhere")
-    current = rolesanywhere.find_by_name(module, client, PROFILE, params["name"])
-    if params["state"] == "absent":
-        changed, after = rolesanywhere.ensure_absent(module, client, PROFILE, current, params["name"])
-    else:
-        if params["check_role_session_duration"]:
-            problems = role_duration_problems(module, params)
-            if problems:
-                module.fail_json(msg="Invalid session duration for IAM Roles Anywhere profile %s: %s"
-                                     % (params["name"], " ".join(problems)), problems=problems)
-        changed, after = ensure_present(module, client, current)
-    aws.exit_with_diff(module, changed, "profile", summary, current, after)
+    rolesanywhere.run(module, PROFILE, summary, ensure_present)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import calls as aws, rolesanywhere
+from ansible_collections.hybridnodes.eks.plugins.module_utils.aws import rolesanywhere
 from ansible_collections.hybridnodes.eks.plugins.module_utils.controller.private_ca import ca_problems, default_public_bundles, load_pems
 from ansible_collections.hybridnodes.eks.plugins.module_utils.aws.rolesanywhere import TRUST_ANCHOR
 
@@ -179,9 +179,7 @@ def ensure_present(module, client, current):
     if current is None:
         return rolesanywhere.create(module, client, TRUST_ANCHOR, name, {"source": source}, params["enabled"], tags)
     update = {} if same_source(current.get("source") or {}, source) else {"source": source}
-    changed, after = rolesanywhere.update_existing(module, client, TRUST_ANCHOR, current, name, update, params["enabled"])
-    tagged = rolesanywhere.add_missing_tags(module, client, TRUST_ANCHOR, current, name, tags)
-    return changed or tagged, after
+    return rolesanywhere.update_existing(module, client, TRUST_ANCHOR, current, name, update, params["enabled"], tags)
 
 
 def main():
@@ -208,13 +206,7 @@ def main():
             module.fail_json(msg="Refusing it, before any change: %s" % " ".join(problems),
                              problems=problems)
 
-    client = aws.aws_client(module, "rolesanywhere")
-    current = rolesanywhere.find_by_name(module, client, TRUST_ANCHOR, params["name"])
-    if params["state"] == "absent":
-        changed, after = rolesanywhere.ensure_absent(module, client, TRUST_ANCHOR, current, params["name"])
-    else:
-        changed, after = ensure_present(module, client, current)
-    aws.exit_with_diff(module, changed, "trust_anchor", summary, current, after)
+    rolesanywhere.run(module, TRUST_ANCHOR, summary, ensure_present)
 
 
 if __name__ == "__main__":

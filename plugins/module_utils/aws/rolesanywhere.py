@@ -103,8 +103,10 @@ def add_missing_tags(module, client, kind, current, name, tags):
     return bool(missing)
 
 
-def update_existing(module, client, kind, current, name, update, enabled):
-    """Write the fields of ``update``, then enable or disable, each only when needed. Returns (changed, after)."""
+def update_existing(module, client, kind, current, name, update, enabled, tags=None):
+    """Write the fields of ``update``, then enable or disable, then add the ``tags`` it lacks, each only when needed.
+
+    Returns (changed, after); a kind whose tags are set at creation only (profile) passes no ``tags``."""
     changed = False
     after = dict(current)
     resource_id = {kind.id_key: current[kind.id_key]}
@@ -121,4 +123,19 @@ def update_existing(module, client, kind, current, name, update, enabled):
             verb = "enable" if enabled else "disable"
             after = call(module, client, kind, verb + "_" + kind.snake, name,
                          **resource_id)[kind.camel]
-    return changed, after
+    tagged = add_missing_tags(module, client, kind, current, name, tags)
+    return changed or tagged, after
+
+
+def run(module, kind, summary, ensure_present, *extra):
+    """A module's run: find the resource by its name, delete it (state=absent) or hand it to
+    ``ensure_present(module, client, current, *extra)``, then exit with the diff of ``summary`` before and after,
+    the result under ``kind.snake`` (trust_anchor, profile, crl)."""
+    client = aws.aws_client(module, SERVICE)
+    name = module.params["name"]
+    current = find_by_name(module, client, kind, name)
+    if module.params["state"] == "absent":
+        changed, after = ensure_absent(module, client, kind, current, name)
+    else:
+        changed, after = ensure_present(module, client, current, *extra)
+    aws.exit_with_diff(module, changed, kind.snake, summary, current, after)
