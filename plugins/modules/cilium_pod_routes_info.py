@@ -92,7 +92,7 @@ routes:
       description: The node's InternalIP (or CiliumInternalIP with O(next_hop=cilium_internal_ip)).
       type: str
       returned: always
-      sample: 10.200.0.11
+      sample: 10.200.1.23
     node:
       description: Name of the node.
       type: str

@@ -74,14 +74,14 @@ notes:
 EXAMPLES = r"""
 - name: Let the hybrid nodes' role join the cluster
   hybridnodes.eks.eks_access_entry:
-    cluster_name: hybrid-lab
-    principal_arn: arn:aws:iam::123456789012:role/hybrid-lab-nodes
+    cluster_name: hybrid-example
+    principal_arn: arn:aws:iam::123456789012:role/hybrid-example-hybrid-nodes
     type: HYBRID_LINUX
     region: us-west-2
 
 - name: Give an operator role a STANDARD entry in a Kubernetes group
   hybridnodes.eks.eks_access_entry:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     principal_arn: arn:aws:iam::123456789012:role/platform-operators
     type: STANDARD
     kubernetes_groups:
@@ -91,7 +91,7 @@ EXAMPLES = r"""
 
 - name: Remove the access entry of a decommissioned role
   hybridnodes.eks.eks_access_entry:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     principal_arn: arn:aws:iam::123456789012:role/old-hybrid-nodes
     state: absent
 """
@@ -108,12 +108,12 @@ access_entry:
       description: Name of the cluster.
       returned: when the entry exists
       type: str
-      sample: hybrid-lab
+      sample: hybrid-example
     principal_arn:
       description: ARN of the IAM principal.
       returned: when the entry exists
       type: str
-      sample: arn:aws:iam::123456789012:role/hybrid-lab-nodes
+      sample: arn:aws:iam::123456789012:role/hybrid-example-hybrid-nodes
     type:
       description: Type of the access entry.
       returned: when the entry exists
@@ -134,7 +134,7 @@ access_entry:
       description: ARN of the access entry.
       returned: when the entry exists (not in check mode before creation)
       type: str
-      sample: arn:aws:eks:us-west-2:123456789012:access-entry/hybrid-lab/role/123456789012/hybrid-lab-nodes/0c8f
+      sample: arn:aws:eks:us-west-2:123456789012:access-entry/hybrid-example/role/123456789012/hybrid-example-hybrid-nodes/0c8f
     created_at:
       description: When the entry was created.
       returned: when the entry exists (not in check mode before creation)

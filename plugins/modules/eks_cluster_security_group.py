@@ -75,14 +75,14 @@ notes:
 EXAMPLES = r"""
 - name: Fail when the hybrid nodes cannot reach the API server on 443
   hybridnodes.eks.eks_cluster_security_group:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     region: us-west-2
 
 - name: Open TCP 443 from the remote node and pod networks in the cluster security group
   hybridnodes.eks.eks_cluster_security_group:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     remote_node_cidrs:
-      - 10.200.0.0/24
+      - 10.200.0.0/16
     remote_pod_cidrs:
       - 192.168.0.0/16
     authorize: true
@@ -115,13 +115,13 @@ security_groups:
       returned: always
       type: list
       elements: str
-      sample: ["10.200.0.0/24"]
+      sample: ["10.200.0.0/16"]
 required_cidrs:
   description: The CIDRs that must be admitted (remote node networks, then remote pod networks).
   returned: always
   type: list
   elements: str
-  sample: ["10.200.0.0/24", "192.168.0.0/16"]
+  sample: ["10.200.0.0/16", "192.168.0.0/16"]
 missing_cidrs:
   description: The required CIDRs not admitted after the run (empty once they were added).
   returned: always

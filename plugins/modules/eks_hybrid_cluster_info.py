@@ -78,17 +78,17 @@ notes:
 EXAMPLES = r"""
 - name: Stop early when the cluster cannot take hybrid nodes
   hybridnodes.eks.eks_hybrid_cluster_info:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     region: us-west-2
 
 - name: Also refuse nodes of a version the control plane does not allow
   hybridnodes.eks.eks_hybrid_cluster_info:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     kubernetes_version: "1.31"
 
 - name: Check the Palette requirements too, and report instead of failing
   hybridnodes.eks.eks_hybrid_cluster_info:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     palette: true
     fail_on_unmet: false
   register: readiness
@@ -108,12 +108,12 @@ cluster:
       description: Name of the cluster.
       returned: always
       type: str
-      sample: hybrid-lab
+      sample: hybrid-example
     arn:
       description: ARN of the cluster.
       returned: always
       type: str
-      sample: arn:aws:eks:us-west-2:123456789012:cluster/hybrid-lab
+      sample: arn:aws:eks:us-west-2:123456789012:cluster/hybrid-example
     status:
       description: Status of the cluster.
       returned: always
@@ -175,7 +175,7 @@ cluster:
       returned: always
       type: list
       elements: str
-      sample: ["10.200.0.0/24"]
+      sample: ["10.200.0.0/16"]
     remote_pod_cidrs:
       description: The CIDRs of the remote pod networks.
       returned: always
@@ -201,7 +201,7 @@ requirements:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "cluster-active", "ok": true, "message": "Cluster hybrid-lab is ACTIVE.", "fix": ""}]
+  sample: [{"name": "cluster-active", "ok": true, "message": "Cluster hybrid-example is ACTIVE.", "fix": ""}]
 failed_requirements:
   description: The requirements that are not met (those of RV(requirements) whose C(ok) is false).
   returned: always

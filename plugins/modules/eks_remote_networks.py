@@ -81,18 +81,18 @@ notes:
 EXAMPLES = r"""
 - name: Set the remote networks of the hybrid nodes
   hybridnodes.eks.eks_remote_networks:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     remote_node_cidrs:
-      - 10.200.0.0/24
+      - 10.200.0.0/16
     remote_pod_cidrs:
       - 192.168.0.0/16
     region: us-west-2
 
 - name: Replace a remote node network (the nodes in 10.201.0.0/24 must have left)
   hybridnodes.eks.eks_remote_networks:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     remote_node_cidrs:
-      - 10.200.0.0/24
+      - 10.200.0.0/16
     remote_pod_cidrs:
       - 192.168.0.0/16
     vpc_cidrs:
@@ -113,7 +113,7 @@ remote_network_config:
       returned: always
       type: list
       elements: dict
-      sample: [{"cidrs": ["10.200.0.0/24"]}]
+      sample: [{"cidrs": ["10.200.0.0/16"]}]
     remote_pod_networks:
       description: The remote pod networks; one item whose C(cidrs) lists the CIDRs, or empty.
       returned: always

@@ -18,7 +18,7 @@ description:
     C(/proc/swaps), C(statvfs), C(/proc/meminfo), TCP connects) and checks all of the following in one execution.
   - The OS and version against the EKS Hybrid Nodes support matrix (AL2023, Ubuntu 20.04/22.04/24.04, RHEL 8/9),
     per credential provider (IAM Roles Anywhere is not supported on Ubuntu 20.04 or RHEL 8). An OS outside
-    the matrix (the lab runs Debian) fails unless O(allow_unsupported_os) is set, which turns it into a warning.
+    the matrix (Debian, for one) fails unless O(allow_unsupported_os) is set, which turns it into a warning.
   - The kernel version against the Cilium version the cilium role deploys (O(cilium_version)). Cilium 1.18.3 and later
     need kernel 5.10 (EKS user guide, hybrid-nodes-cni), earlier versions 5.4, or 4.18 on RHEL 8.6 and later (Cilium's
     system requirements).
@@ -199,11 +199,11 @@ EXAMPLES = r"""
     region: "{{ hybrid_region }}"
     proxy: "{{ hybrid_proxy | default(omit) }}"
 
-- name: Check a lab host (Debian), outbound only to the lab's mirror and EKS endpoint
+- name: Check a host outside the support matrix (Debian), outbound only to the site's mirror and the cluster endpoint
   hybridnodes.eks.hybrid_preflight:
-    remote_node_cidrs: [10.200.0.0/24]
+    remote_node_cidrs: [10.200.0.0/16]
     allow_unsupported_os: true
-    endpoints: ["10.200.0.2:8080", "10.100.0.20:443"]
+    endpoints: ["mirror.example.internal:443", "10.100.10.40:443"]
 """
 
 RETURN = r"""
@@ -217,7 +217,7 @@ report:
       type: dict
       returned: always
       sample: {"os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.1.0-18-amd64", "architecture": "amd64",
-               "nic": "eth0", "addresses": ["10.200.0.11/24"]}
+               "nic": "eth0", "addresses": ["10.200.1.23/24"]}
     checks:
       description: Every check, with C(name), C(ok), C(severity) (C(hard) or C(soft)), C(message) and C(fix).
       type: list

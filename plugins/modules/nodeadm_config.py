@@ -170,9 +170,9 @@ node_config:
     apiVersion: node.eks.aws/v1alpha1
     kind: NodeConfig
     spec:
-      cluster: {name: hybrid-lab, region: us-west-2}
+      cluster: {name: hybrid-example, region: us-west-2}
       hybrid: {ssm: {activationId: 5d9e2e0c-1b9e-4c4e-9d5e-6e1f9d0c1a2b, activationCode: "********"}}
-      kubelet: {flags: ["--node-ip=10.200.0.11"]}
+      kubelet: {flags: ["--node-ip=10.200.1.23"]}
 problems:
   description: Why the NodeConfig was refused (each with C(field), C(message), C(fix)); empty on success.
   returned: always

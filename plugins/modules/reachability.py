@@ -64,7 +64,7 @@ notes:
 EXAMPLES = r"""
 - name: Does this edge host reach the cloud worker and the cluster endpoint?
   hybridnodes.eks.reachability:
-    targets: [10.100.0.10, "10.100.0.20:443"]
+    targets: [10.100.10.25, "10.100.10.40:443"]
   register: vpc
 
 - name: Ping a hybrid node from a host inside the VPC
@@ -91,12 +91,12 @@ targets:
       description: The target as given.
       type: str
       returned: always
-      sample: 10.100.0.10
+      sample: 10.100.10.25
     address:
       description: The address probed.
       type: str
       returned: always
-      sample: 10.100.0.10
+      sample: 10.100.10.25
     port:
       description: The TCP port, or null for ICMP.
       type: int

@@ -81,20 +81,20 @@ seealso:
 EXAMPLES = r"""
 - name: Import the CRL the operator's CA published
   hybridnodes.eks.rolesanywhere_crl:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     crl_path: pki/hybrid-nodes-ca.crl
-    trust_anchor_name: hybrid-lab-hybrid-nodes
+    trust_anchor_name: hybrid-example-hybrid-nodes
     region: us-west-2
 
 - name: Import it from PEM text, under a trust anchor's ARN
   hybridnodes.eks.rolesanywhere_crl:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     crl: "{{ lookup('ansible.builtin.file', 'pki/hybrid-nodes-ca.crl.pem') }}"
     trust_anchor_arn: "{{ anchor.trust_anchor.trust_anchor_arn }}"
 
 - name: Remove the CRL
   hybridnodes.eks.rolesanywhere_crl:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     state: absent
 """
 
@@ -118,7 +118,7 @@ crl:
       description: Name of the CRL.
       returned: when it exists
       type: str
-      sample: hybrid-lab-hybrid-nodes
+      sample: hybrid-example-hybrid-nodes
     enabled:
       description: Whether it is enabled.
       returned: when it exists

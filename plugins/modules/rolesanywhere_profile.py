@@ -78,9 +78,9 @@ notes:
 EXAMPLES = r"""
 - name: Let the hybrid nodes' certificates assume their role
   hybridnodes.eks.rolesanywhere_profile:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     role_arns:
-      - arn:aws:iam::123456789012:role/hybrid-lab-hybrid-nodes
+      - arn:aws:iam::123456789012:role/hybrid-example-hybrid-nodes
     duration_seconds: 3600
     region: us-west-2
 """
@@ -105,13 +105,13 @@ profile:
       description: Name of the profile.
       returned: when it exists
       type: str
-      sample: hybrid-lab-hybrid-nodes
+      sample: hybrid-example-hybrid-nodes
     role_arns:
       description: The roles of the profile.
       returned: when it exists
       type: list
       elements: str
-      sample: ["arn:aws:iam::123456789012:role/hybrid-lab-hybrid-nodes"]
+      sample: ["arn:aws:iam::123456789012:role/hybrid-example-hybrid-nodes"]
     duration_seconds:
       description: Session duration.
       returned: when it exists

@@ -76,14 +76,14 @@ notes:
 EXAMPLES = r"""
 - name: Trust the operator's CA for the hybrid nodes
   hybridnodes.eks.rolesanywhere_trust_anchor:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     certificate: "{{ lookup('ansible.builtin.file', 'pki/hybrid-nodes-ca.pem') }}"
     region: us-west-2
   register: anchor
 
 - name: Remove the trust anchor
   hybridnodes.eks.rolesanywhere_trust_anchor:
-    name: hybrid-lab-hybrid-nodes
+    name: hybrid-example-hybrid-nodes
     state: absent
 """
 
@@ -107,7 +107,7 @@ trust_anchor:
       description: Name of the trust anchor.
       returned: when it exists
       type: str
-      sample: hybrid-lab-hybrid-nodes
+      sample: hybrid-example-hybrid-nodes
     enabled:
       description: Whether it is enabled.
       returned: when it exists

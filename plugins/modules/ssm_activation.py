@@ -109,18 +109,18 @@ notes:
 EXAMPLES = r"""
 - name: Create the activation for the hosts that are not registered yet
   hybridnodes.eks.ssm_activation:
-    cluster_name: hybrid-lab
-    iam_role: hybrid-lab-nodes
+    cluster_name: hybrid-example
+    iam_role: hybrid-example-hybrid-nodes
     hosts_to_register: "{{ unregistered_hosts | length }}"
     expiration_hours: 24
-    default_instance_name: hybrid-lab-node
+    default_instance_name: hybrid-example-node
     region: us-west-2
   register: activation
   no_log: true  # the result holds the activation code
 
 - name: Delete the activations once the hosts have registered
   hybridnodes.eks.ssm_activation:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     state: absent
     region: us-west-2
 """
@@ -147,7 +147,7 @@ activation:
       description: Name of the IAM role.
       returned: when an activation was created or predicted
       type: str
-      sample: hybrid-lab-nodes
+      sample: hybrid-example-hybrid-nodes
     registration_limit:
       description: How many instances the activation can register.
       returned: when an activation was created or predicted
@@ -162,12 +162,12 @@ activation:
       description: Name given to the instances the activation registers.
       returned: when an activation was created or predicted
       type: str
-      sample: hybrid-lab-node
+      sample: hybrid-example-node
     tags:
       description: Tags of the activation.
       returned: when an activation was created or predicted
       type: dict
-      sample: {"EKSClusterARN": "arn:aws:eks:us-west-2:123456789012:cluster/hybrid-lab"}
+      sample: {"EKSClusterARN": "arn:aws:eks:us-west-2:123456789012:cluster/hybrid-example"}
 deleted_activation_ids:
   description: The activations deleted (or, in check mode, that would be).
   returned: always
@@ -178,7 +178,7 @@ cluster_arn:
   description: ARN of the cluster, the value of the C(EKSClusterARN) tag; empty when not needed.
   returned: always
   type: str
-  sample: arn:aws:eks:us-west-2:123456789012:cluster/hybrid-lab
+  sample: arn:aws:eks:us-west-2:123456789012:cluster/hybrid-example
 """
 
 import datetime

@@ -68,15 +68,15 @@ notes:
 EXAMPLES = r"""
 - name: List the cluster's SSM managed instances
   hybridnodes.eks.ssm_managed_instance:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     region: us-west-2
   register: managed
 
 - name: Deregister a decommissioned node
   hybridnodes.eks.ssm_managed_instance:
-    cluster_name: hybrid-lab
+    cluster_name: hybrid-example
     names:
-      - edge03
+      - edge-b01
     state: deregistered
 """
 
@@ -97,12 +97,12 @@ instances:
       description: Host name the instance registered with.
       returned: when known
       type: str
-      sample: edge01
+      sample: edge-a01
     name:
       description: Name of the instance.
       returned: when known
       type: str
-      sample: hybrid-lab-node
+      sample: hybrid-example-node
     ping_status:
       description: C(Online), C(ConnectionLost) or C(Inactive).
       returned: always
@@ -112,7 +112,7 @@ instances:
       description: IP address the agent reported.
       returned: when known
       type: str
-      sample: 10.200.0.11
+      sample: 10.200.1.23
     activation_id:
       description: The activation the instance registered with.
       returned: when known
@@ -122,7 +122,7 @@ instances:
       description: The IAM role of the instance.
       returned: when known
       type: str
-      sample: hybrid-lab-nodes
+      sample: hybrid-example-hybrid-nodes
 deregistered_instance_ids:
   description: The instances deregistered (or, in check mode, that would be).
   returned: always

@@ -191,14 +191,14 @@ routes:
   returned: always
   type: list
   elements: dict
-  sample: [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}]
+  sample: [{"dst": "10.100.0.0/16", "gateway": "10.200.1.1", "dev": "eth0"}]
 plan:
   description:
     - The kernel changes, C(replace) and C(delete) lists of routes, those already right in C(keep), and in
       C(retain) the managed routes no longer wanted that lie outside O(purge_within) and are left alone.
   returned: always
   type: dict
-  sample: {"replace": [{"dst": "10.100.0.0/16", "gateway": "10.200.0.254", "dev": "eth0"}], "delete": [], "keep": [],
+  sample: {"replace": [{"dst": "10.100.0.0/16", "gateway": "10.200.1.1", "dev": "eth0"}], "delete": [], "keep": [],
            "retain": []}
 file_changed:
   description: Whether the persistent file was (or would be) written or removed.
