@@ -52,6 +52,9 @@ def installed(lab):
     assert mirror.publish_real_nodeadm(lab) is not None
     spec = [h for h in edge.load_hosts(lab) if h["kind"] == "edge"][1]
     before = _packages(lab, spec)
+    # What nodeadm finds already there it does not install (internal/containerd, internal/iptables: by PATH), and
+    # records so; earlier tests may have left iptables, for one (host preparation installs it).
+    present = {name: ssh(lab, spec, f"command -v {name}").returncode == 0 for name in ("containerd", "runc", "iptables")}
     base = lab.mirror_base_url
     _ok(ssh(lab, spec, f"set -e; mkdir -p /etc/hnlab; "
                        f"curl -fsS -o {REAL} {base}{mirror.binary_url_path(lab.real_nodeadm_version, 'amd64')}; "
@@ -62,7 +65,7 @@ def installed(lab):
         _ok(ssh(lab, spec, "DEBIAN_FRONTEND=noninteractive apt-get update -qq", timeout=300))
         result = ssh(lab, spec, f"{REAL} install {minor} --credential-provider iam-ra --containerd-source distro "
                                 f"--manifest-override file://{MANIFEST} --timeout 8m", timeout=600)
-        yield spec, result, manifest
+        yield spec, result, manifest, present
     finally:
         added = sorted(_packages(lab, spec) - before)
         ssh(lab, spec, "export DEBIAN_FRONTEND=noninteractive; systemctl stop containerd 2>/dev/null; "
@@ -72,7 +75,7 @@ def installed(lab):
 
 
 def test_the_real_nodeadm_installs_every_artifact_of_the_mirror(lab, installed):
-    host, result, manifest = installed
+    host, result, manifest, _present = installed
     _ok(result)
     doc = yaml.safe_load(manifest.read_text())
     (release,) = doc["supported_eks_releases"][0]["patch_releases"]
@@ -93,13 +96,15 @@ def test_the_real_nodeadm_installs_every_artifact_of_the_mirror(lab, installed):
 
 
 def test_the_install_is_recorded_and_containerd_comes_from_debian(lab, installed):
-    host, result, _manifest = installed
+    host, result, _manifest, present = installed
     _ok(result)
     tracker = yaml.safe_load(_ok(ssh(lab, host, "cat /opt/nodeadm/tracker")).stdout)
-    # The record init reads (internal/tracker): every artifact installed, containerd from the distro, no SSM.
-    assert tracker == {"Artifacts": {"Containerd": "distro", "Kubelet": True, "Kubectl": True, "CniPlugins": True,
+    # The record init reads (internal/tracker): every artifact installed, containerd from the distro unless it was
+    # there already, iptables when it was missing, no SSM.
+    containerd = "none" if present["containerd"] and present["runc"] else "distro"
+    assert tracker == {"Artifacts": {"Containerd": containerd, "Kubelet": True, "Kubectl": True, "CniPlugins": True,
                                      "ImageCredentialProvider": True, "IamAuthenticator": True,
-                                     "IamRolesAnywhere": True, "Iptables": True, "Ssm": False}}, tracker
+                                     "IamRolesAnywhere": True, "Iptables": not present["iptables"], "Ssm": False}}, tracker
     assert _ok(ssh(lab, host, "systemctl cat kubelet.service")).stdout.count("ExecStart=") >= 1
     version = _ok(ssh(lab, host, "dpkg-query -W -f '${Version}' containerd")).stdout
     assert version, "containerd is not installed from Debian's archive"
