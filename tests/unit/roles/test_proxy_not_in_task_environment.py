@@ -52,8 +52,12 @@ def test_the_nodeadm_and_package_index_tasks_give_the_proxy_as_module_options():
     assert join["hybridnodes.eks.nodeadm"]["proxy"] == "{{ nodeadm_proxy | default(omit, true) }}"
     assert "nodeadm_no_proxy" in join["hybridnodes.eks.nodeadm"]["no_proxy"]
     with open(os.path.join(ROOT, "roles", "host_prep", "tasks", "package_index.yml")) as handle:
-        refresh = yaml.safe_load(handle)[0]
+        content = yaml.safe_load(handle)
+    (index,) = [i for i, task in enumerate(content) if "hybridnodes.eks.package_index" in task]
+    refresh = content[index]
     assert "environment" not in refresh
+    # The role's own check of the URL runs first, with its message (module_utils/rules/proxy.py).
+    assert any(task.get("ansible.builtin.import_tasks") == "proxy_check.yml" for task in content[:index])
     assert refresh["hybridnodes.eks.package_index"]["proxy"] == "{{ host_prep_proxy | default(omit, true) }}"
 
 
