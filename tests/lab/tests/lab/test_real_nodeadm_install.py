@@ -1,4 +1,4 @@
-"""The real `nodeadm install` on a lab host, from the lab mirror's artifacts (root only).
+"""The real `nodeadm install` and `nodeadm init` on a lab host, from the lab mirror's artifacts (root only).
 
 Everything here is real: nodeadm (real_nodeadm_version), and the artifacts its manifest lists for Kubernetes
 real_kubernetes_version, each built from its Go module by hnlab.gobuild and published by the mirror under real/ with a
@@ -6,17 +6,23 @@ manifest of nodeadm's own schema (hnlab.mirror.publish_real_artifacts): kubelet,
 ecr-credential-provider, aws-iam-authenticator and, for IAM Roles Anywhere, aws_signing_helper. containerd and iptables
 come from Debian's archive through the host's apt, as nodeadm's `distro` containerd source installs them.
 nodeadm reads an override manifest from a file or https only (docs/lab-real-nodeadm.md), so the host gets it as a file.
-The host is left as it was found: what install wrote is removed and the packages it added are purged.
+Then the real `nodeadm init` configures the host for IAM Roles Anywhere from a NodeConfig that names the cluster's
+endpoint, CA and service CIDR (so init makes no AWS call), with the network checks and the run phase skipped: those
+need the AWS API names behind TLS and the sandbox image (docs/lab-real-nodeadm.md, steps 4 to 7). The one stand-in is
+sysctl, for the keys an nspawn container cannot write (hnlab.realnode).
+The host is left as it was found: what install and init wrote is removed and the packages install added are purged.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 
 import pytest
 import yaml
 
-from hnlab import edge, mirror
+from hnlab import edge, mirror, realnode
 from hnlab.testing import ssh
 
 pytestmark = pytest.mark.lab
@@ -108,3 +114,90 @@ def test_the_install_is_recorded_and_containerd_comes_from_debian(lab, installed
     assert _ok(ssh(lab, host, "systemctl cat kubelet.service")).stdout.count("ExecStart=") >= 1
     version = _ok(ssh(lab, host, "dpkg-query -W -f '${Version}' containerd")).stdout
     assert version, "containerd is not installed from Debian's archive"
+
+
+NODE_CONFIG = "/etc/hnlab/nodeConfig.yaml"
+ARNS = {"trustAnchorArn": "arn:aws:rolesanywhere:us-west-2:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001",
+        "profileArn": "arn:aws:rolesanywhere:us-west-2:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000002",
+        "roleArn": "arn:aws:iam::123456789012:role/hybrid-lab-hybrid-nodes"}
+# What an nspawn host needs of the kubelet (tests/lab/tests/lab/test_real_kubelet.py), through NodeConfig's drop-in.
+KUBELET_CONFIG = {"cgroupDriver": "cgroupfs", "cgroupsPerQOS": False, "enforceNodeAllocatable": [], "failSwapOn": False}
+# Skipped (registered names, internal/validation): the run phase (it pulls eks/pause through ECR), the kubelet's
+# authentication check (it needs the token webhook), and the two checks that reach STS and IAM Roles Anywhere.
+SKIPS = "run,k8s-authentication-validation,iam-ra-api-network,aws-auth-validation"
+
+
+@pytest.fixture(scope="module")
+def initialised(lab, installed):
+    host, result, _manifest, _present = installed
+    _ok(result)
+    realnode.install_sysctl_standin(lab, host)
+    name = host["name"]
+    doc = realnode.iam_ra_node_config(lab, name, ARNS, KUBELET_CONFIG)
+    route = f"{lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}"
+    added_route = _ok(ssh(lab, host, f"ip route show {lab.vpc_cidr} | grep -q . || {{ ip route add {route} && echo added; }}"))
+    try:
+        # A certificate and key where NodeConfig names them; init checks only their dates and presence
+        # (internal/certificate); CreateSession would check the chain (step 5).
+        _ok(ssh(lab, host, "set -e; mkdir -p /etc/iam/pki; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                           f"-nodes -subj /CN={name} -days 2 -keyout /etc/iam/pki/server.key -out /etc/iam/pki/server.pem "
+                           f"2>/dev/null; cat > {NODE_CONFIG} <<'HNLAB'\n{json.dumps(doc)}\nHNLAB"))
+        init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --skip {SKIPS} "
+                              f"--manifest-override file://{MANIFEST}", timeout=300)
+        yield host, init, doc
+    finally:
+        ssh(lab, host, f"rm -rf {' '.join(realnode.INIT_WRITES)} /etc/iam {NODE_CONFIG}; "
+                       f"{realnode.remove_sysctl_standin_command()}"
+                       + (f"; ip route del {route}" if "added" in added_route.stdout else ""))
+
+
+def _json(lab, host, path):
+    return json.loads(_ok(ssh(lab, host, f"cat {path}")).stdout)
+
+
+def test_the_real_nodeadm_init_configures_the_host_for_iam_roles_anywhere(lab, initialised):
+    host, init, doc = initialised
+    _ok(init)
+    aws = _ok(ssh(lab, host, "cat /etc/aws/hybrid/config")).stdout
+    # internal/iamrolesanywhere/aws_config.tpl: the signing helper is the credential process, session name = node name.
+    assert aws.count("credential_process = /usr/local/bin/aws_signing_helper credential-process") == 2, aws
+    for flag, value in (("--role-session-name", host["name"]), ("--trust-anchor-arn", ARNS["trustAnchorArn"]),
+                        ("--profile-arn", ARNS["profileArn"]), ("--role-arn", ARNS["roleArn"]),
+                        ("--certificate", "/etc/iam/pki/server.pem"), ("--private-key", "/etc/iam/pki/server.key")):
+        assert f"{flag} {value}" in aws, (flag, aws)
+    cluster = doc["spec"]["cluster"]
+    kubeconfig = yaml.safe_load(_ok(ssh(lab, host, "cat /var/lib/kubelet/kubeconfig")).stdout)
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster["apiServerEndpoint"]
+    user = kubeconfig["users"][0]["user"]["exec"]
+    assert user["command"] == "/usr/local/bin/aws-iam-authenticator"
+    assert user["args"][:5] == ["token", "--cluster-id", cluster["name"], "--region", cluster["region"]]
+    ca = _ok(ssh(lab, host, "cat /etc/kubernetes/pki/ca.crt")).stdout
+    assert ca.strip() == base64.b64decode(cluster["certificateAuthority"]).decode().strip()
+
+
+def test_the_real_nodeadm_init_writes_the_kubelet_and_containerd_configuration(lab, initialised):
+    host, init, doc = initialised
+    _ok(init)
+    config = _json(lab, host, "/etc/kubernetes/kubelet/config.json")
+    # The cluster DNS address is the tenth of the service CIDR (internal/kubelet/config.go).
+    assert config["clusterDNS"] == ["172.20.0.10"], config.get("clusterDNS")
+    assert config["authentication"]["webhook"]["enabled"] is True and config["serverTLSBootstrap"] is True
+    dropin = _json(lab, host, "/etc/kubernetes/kubelet/config.json.d/00-nodeadm.conf")
+    assert {key: dropin[key] for key in KUBELET_CONFIG} == KUBELET_CONFIG
+    environment = _ok(ssh(lab, host, "cat /etc/eks/kubelet/environment")).stdout
+    assert f"--hostname-override={host['name']}" in environment, environment
+    containerd = _ok(ssh(lab, host, "cat /etc/containerd/config.toml")).stdout
+    # The sandbox image from the region's ECR account of the manifest's region_config (internal/aws/ecr).
+    assert 'sandbox_image = "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.5"' in containerd, containerd
+    provider = _json(lab, host, "/etc/eks/image-credential-provider/config.json")
+    assert provider["providers"][0]["name"] == "ecr-credential-provider"
+
+
+def test_the_sysctl_aspect_ran_through_the_stand_in_for_read_only_keys_alone(lab, initialised):
+    host, init, _doc = initialised
+    _ok(init)
+    assert _ok(ssh(lab, host, "cat /etc/sysctl.d/99-nodeadm.conf")).stdout.split() == [
+        "vm.overcommit_memory=1", "kernel.panic=10", "kernel.panic_on_oops=1", "net.ipv4.ip_forward=1"]
+    denied = _ok(ssh(lab, host, f"cat {realnode.SYSCTL_RECORD}/denied")).stdout
+    for line in ("vm.overcommit_memory = 1", "kernel.panic = 10", "kernel.panic_on_oops = 1"):
+        assert line in denied.splitlines(), denied
