@@ -59,6 +59,10 @@ class LabConfig:
     # nodes reach of "AWS" and "EKS" once their VPN route is in place.
     eks_endpoint_port: int = 443
     aws_endpoint_port: int = 4566
+    # The AWS API host names (every name under amazonaws.com, hnlab.dns) answer here, over TLS on 443 with a lab CA
+    # the hosts trust (hnlab.awstls), forwarded to the emulator: what real components reach as https://<service>.
+    aws_api_ip: str = "10.100.0.21"
+    aws_api_port: int = 443
 
     # Pod networks (Cilium cluster pool = remote pod networks).
     pod_cidr: str = "192.168.0.0/16"

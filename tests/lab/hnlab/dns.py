@@ -1,9 +1,10 @@
 """The lab's DNS: the only resolver the edge hosts have, so that no name sends a packet out of the lab.
 
 Debian's dnsmasq (dnsmasq-base) on the edge LAN's gateway address (cfg.edge_gateway_ip, port 53, root namespace):
-  - names under amazonaws.com (the EKS endpoint, hybrid-assets, STS, SSM, IAM Roles Anywhere, ...) are answered
-    with the lab's cluster endpoint address (cfg.eks_endpoint_ip), reached across the VPN path, as real components
-    that use the real AWS host names need;
+  - names under amazonaws.com (hybrid-assets, STS, EKS, ECR, SSM, IAM Roles Anywhere, ...) are answered with the
+    lab's AWS API address (cfg.aws_api_ip), reached across the VPN path, where the emulator answers over TLS with a lab
+    CA the hosts trust (hnlab.awstls), as real components that use the real AWS host names need (the lab's cluster
+    endpoint is an address, cfg.eks_endpoint_ip, not a name);
   - names under debian.org (the package archive the hosts' apt uses) are asked of the machine's resolver, and every
     address dnsmasq answers for them goes into the ipset ARCHIVE_SET, the only destinations the edge network's
     egress admits (hnlab.network);
@@ -48,7 +49,7 @@ def argv(cfg, resolver: str) -> list[str]:
             "--port=53", "--cache-size=1000", "--log-queries=extra", f"--log-facility={query_log(cfg)}",
             # Everything not named below: NXDOMAIN, asked of no one.
             "--address=/#/"]
-    args += [f"--address=/{domain}/{cfg.eks_endpoint_ip}" for domain in LAB_DOMAINS]
+    args += [f"--address=/{domain}/{cfg.aws_api_ip}" for domain in LAB_DOMAINS]
     for domain in ARCHIVE_DOMAINS:
         if resolver:
             args.append(f"--server=/{domain}/{resolver}")
@@ -107,7 +108,7 @@ def start(cfg, timeout: float = 10) -> dict:
         if proc.poll() is not None:
             break
         with contextlib.suppress(OSError):
-            if lookup(cfg.edge_gateway_ip, f"probe.{LAB_DOMAINS[0]}", timeout=0.5)[1] == [cfg.eks_endpoint_ip]:
+            if lookup(cfg.edge_gateway_ip, f"probe.{LAB_DOMAINS[0]}", timeout=0.5)[1] == [cfg.aws_api_ip]:
                 return status(cfg)
         time.sleep(0.1)
     stop(cfg)

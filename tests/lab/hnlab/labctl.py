@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 from . import config as config_mod
-from . import cilium_manifest, edge, inventory, network, nsforward
+from . import awstls, cilium_manifest, edge, inventory, network, nsforward
 from . import netns as ns
 
 COMPONENTS = ("dns", "k8s", "aws", "nsforward", "mirror", "cilium_operator")
@@ -167,6 +167,8 @@ def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
             # node token it may use once the role has a HYBRID_LINUX access entry.
             files = _component("mirror").standin_host_files(cfg, _component("k8s").node_token(cfg))
             step("stand-in files on the edge hosts", edge.install_files, cfg, files)
+        if "nsforward" in started:
+            step("lab CA of the AWS API names on the edge hosts", awstls.trust_on_hosts, cfg)
         # The rendered Cilium manifest the lab inventory's cilium_manifest_path names (roles/cilium, method manifest).
         step("cilium manifest", cilium_manifest.write, cfg)
         step("inventory", write_inventory, cfg, seed)

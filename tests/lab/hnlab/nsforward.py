@@ -3,6 +3,7 @@
 Listens (sockets created inside cfg.netns_eksapi through netns.py) on
   cfg.eks_endpoint_ip:cfg.eks_endpoint_port -> 127.0.0.1:cfg.apiserver_port
   cfg.eks_endpoint_ip:cfg.aws_endpoint_port -> 127.0.0.1:cfg.moto_port
+  cfg.aws_api_ip:cfg.aws_api_port (TLS, hnlab.awstls's certificate) -> 127.0.0.1:cfg.moto_port
 while the process itself and its outgoing connections stay in the root
 namespace. A node reaches these only once its route to the VPC via the VPN
 server IP is in place, as in real life.
@@ -44,7 +45,53 @@ def routes(cfg) -> list[tuple[str, str, int, str, int]]:
     return [
         (cfg.netns_eksapi, cfg.eks_endpoint_ip, cfg.eks_endpoint_port, "127.0.0.1", cfg.apiserver_port),
         (cfg.netns_eksapi, cfg.eks_endpoint_ip, cfg.aws_endpoint_port, "127.0.0.1", cfg.moto_port),
+        (cfg.netns_eksapi, cfg.aws_api_ip, cfg.aws_api_port, "127.0.0.1", cfg.moto_port),
     ]
+
+
+def _tls_context(cfg, ip: str):
+    """The server TLS context of a route whose listener terminates TLS (the AWS API names), else None."""
+    if ip != cfg.aws_api_ip:
+        return None
+    import ssl
+
+    from . import awstls
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(*(str(path) for path in awstls.server_paths(cfg)))
+    return context
+
+
+def _copy(src, dst) -> None:
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
+def _pump_tls(client, upstream: socket.socket, context) -> None:
+    """Blocking copies both ways once the TLS handshake is done (an SSL socket buffers what select cannot see)."""
+    try:
+        client.settimeout(10)
+        tls = context.wrap_socket(client, server_side=True)
+        tls.settimeout(300)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    back = threading.Thread(target=_copy, args=(upstream, tls), daemon=True)
+    back.start()
+    _copy(tls, upstream)
+    back.join(300)
+    tls.close()
+    upstream.close()
 
 
 def _pump(a: socket.socket, b: socket.socket) -> None:
@@ -78,7 +125,7 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
         b.close()
 
 
-def _serve(listener: socket.socket, target: tuple[str, int]) -> None:
+def _serve(listener: socket.socket, target: tuple[str, int], context=None) -> None:
     while True:
         client, _unused = listener.accept()
         try:
@@ -87,17 +134,21 @@ def _serve(listener: socket.socket, target: tuple[str, int]) -> None:
         except OSError:
             client.close()
             continue
-        threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+        if context is None:
+            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+        else:
+            threading.Thread(target=_pump_tls, args=(client, upstream, context), daemon=True).start()
 
 
 def serve(cfg) -> None:
     listeners = []
     for netns_name, ip, port, thost, tport in routes(cfg):
         sock = ns.socket_in_netns(netns_name, ip, port)
-        listeners.append((sock, (thost, tport)))
-        print(f"forwarding {netns_name} {ip}:{port} -> {thost}:{tport}", flush=True)
-    for sock, target in listeners:
-        threading.Thread(target=_serve, args=(sock, target), daemon=True).start()
+        context = _tls_context(cfg, ip)
+        listeners.append((sock, (thost, tport), context))
+        print(f"forwarding {netns_name} {ip}:{port}{' (TLS)' if context else ''} -> {thost}:{tport}", flush=True)
+    for sock, target, context in listeners:
+        threading.Thread(target=_serve, args=(sock, target, context), daemon=True).start()
     _ready(cfg).write_text(json.dumps({"pid": os.getpid()}))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_unused: stop.set())
@@ -107,9 +158,12 @@ def serve(cfg) -> None:
 
 
 def start(cfg, timeout: float = 10) -> dict:
+    from . import awstls
+
     pidfile = _pidfile(cfg)
     if ns.pidfile_alive(pidfile):
         return status(cfg)
+    awstls.make_pki(cfg)
     for p in (_ready(cfg), _log(cfg)):
         p.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):

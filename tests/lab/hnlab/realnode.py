@@ -61,3 +61,73 @@ def iam_ra_node_config(cfg, node_name: str, arns: dict, kubelet_config: dict | N
 
 def ca_pem(described: dict) -> str:
     return base64.b64decode(described["certificateAuthority"]["data"]).decode()
+
+
+# ------------------------------------------------------------------ IAM Roles Anywhere for a real node
+def make_ca(name: str = "hnlab node CA"):
+    """(certificate, key) of a CA that issues node certificates, as a site's own PKI would."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def issue_node_certificate(ca, ca_key, node_name: str) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) of a node: CN = node name, clientAuth (the EKS user guide's requirements)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node_name)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return cert.public_bytes(pem), key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
+                                                     serialization.NoEncryption())
+
+
+def rolesanywhere_setup(cfg, ca, role_name: str, accept_session_name: bool = True) -> dict:
+    """A trust anchor holding CA and a profile for the role, both enabled, in the emulator: the ARNs NodeConfig
+    names (trustAnchorArn, profileArn, roleArn)."""
+    from cryptography.hazmat.primitives import serialization
+
+    ra = client(cfg, "rolesanywhere")
+    pem = ca.public_bytes(serialization.Encoding.PEM).decode()
+    anchor = ra.create_trust_anchor(name=f"{role_name}-anchor", enabled=True, source={
+        "sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": pem}})["trustAnchor"]
+    role_arn = f"arn:aws:iam::{cfg.account_id}:role/{role_name}"
+    profile = ra.create_profile(name=f"{role_name}-profile", roleArns=[role_arn], enabled=True,
+                                acceptRoleSessionName=accept_session_name)["profile"]
+    return {"trustAnchorArn": anchor["trustAnchorArn"], "profileArn": profile["profileArn"], "roleArn": role_arn}
+
+
+def rolesanywhere_cleanup(cfg, arns: dict) -> None:
+    ra = client(cfg, "rolesanywhere")
+    ra.delete_profile(profileId=arns["profileArn"].rsplit("/", 1)[1])
+    ra.delete_trust_anchor(trustAnchorId=arns["trustAnchorArn"].rsplit("/", 1)[1])

@@ -147,7 +147,7 @@ def test_lab_nodes_reach_eks_and_aws_only_through_vpn(lab):
 
 
 def test_lab_dns_answers_aws_names_inside_the_lab_and_nothing_else(lab):
-    """The hosts' only resolver is the lab's DNS: AWS names get the cluster endpoint's lab address, the package
+    """The hosts' only resolver is the lab's DNS: AWS names get the lab's AWS API address (TLS, hnlab.awstls), the package
     archive's names their real addresses (which the egress then admits), any other name NXDOMAIN, asked of no one."""
     from hnlab import dns, network
 
@@ -156,7 +156,7 @@ def test_lab_dns_answers_aws_names_inside_the_lab_and_nothing_else(lab):
     for name in ("hybrid-assets.eks.amazonaws.com", "sts.us-west-2.amazonaws.com",
                  "ABCDEF0123456789.gr7.us-west-2.eks.amazonaws.com"):
         got = _ssh(lab, host, f"getent ahostsv4 {name} | awk '{{print $1}}' | sort -u").stdout.split()
-        assert got == [lab.eks_endpoint_ip], (name, got)
+        assert got == [lab.aws_api_ip], (name, got)
     assert _ssh(lab, host, "getent hosts example.com").returncode != 0
     rcode, addresses = dns.lookup(lab.edge_gateway_ip, "github.com")
     assert (rcode, addresses) == (3, [])  # NXDOMAIN, from the lab's DNS itself

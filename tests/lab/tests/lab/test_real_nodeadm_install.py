@@ -7,9 +7,11 @@ ecr-credential-provider, aws-iam-authenticator and, for IAM Roles Anywhere, aws_
 come from Debian's archive through the host's apt, as nodeadm's `distro` containerd source installs them.
 nodeadm reads an override manifest from a file or https only (docs/lab-real-nodeadm.md), so the host gets it as a file.
 Then the real `nodeadm init` configures the host for IAM Roles Anywhere from a NodeConfig that names the cluster's
-endpoint, CA and service CIDR (so init makes no AWS call), with the network checks and the run phase skipped: those
-need the AWS API names behind TLS and the sandbox image (docs/lab-real-nodeadm.md, steps 4 to 7). The one stand-in is
-sysctl, for the keys an nspawn container cannot write (hnlab.realnode).
+endpoint, CA and service CIDR (so init makes no EKS call); its IAM Roles Anywhere and STS checks reach the emulator by
+their real host names over TLS (hnlab.awstls), with credentials from the real aws_signing_helper's CreateSession for a
+node certificate of the trust anchor's CA. The run phase and the kubelet's authentication check are skipped: they
+need the sandbox image and the token webhook (docs/lab-real-nodeadm.md, steps 6 and 7). The one stand-in is sysctl,
+for the keys an nspawn container cannot write (hnlab.realnode).
 The host is left as it was found: what install and init wrote is removed and the packages install added are purged.
 """
 
@@ -117,14 +119,13 @@ def test_the_install_is_recorded_and_containerd_comes_from_debian(lab, installed
 
 
 NODE_CONFIG = "/etc/hnlab/nodeConfig.yaml"
-ARNS = {"trustAnchorArn": "arn:aws:rolesanywhere:us-west-2:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001",
-        "profileArn": "arn:aws:rolesanywhere:us-west-2:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000002",
-        "roleArn": "arn:aws:iam::123456789012:role/hybrid-lab-hybrid-nodes"}
 # What an nspawn host needs of the kubelet (tests/lab/tests/lab/test_real_kubelet.py), through NodeConfig's drop-in.
 KUBELET_CONFIG = {"cgroupDriver": "cgroupfs", "cgroupsPerQOS": False, "enforceNodeAllocatable": [], "failSwapOn": False}
-# Skipped (registered names, internal/validation): the run phase (it pulls eks/pause through ECR), the kubelet's
-# authentication check (it needs the token webhook), and the two checks that reach STS and IAM Roles Anywhere.
-SKIPS = "run,k8s-authentication-validation,iam-ra-api-network,aws-auth-validation"
+# Skipped (registered names, internal/validation): the run phase (it pulls eks/pause through ECR) and the kubelet's
+# authentication check (it needs the token webhook). The checks that reach IAM Roles Anywhere and STS run: nodeadm
+# dials them by their real names, and GetCallerIdentity takes credentials from the real aws_signing_helper's
+# CreateSession, over TLS with the lab CA the hosts trust (hnlab.awstls).
+SKIPS = "run,k8s-authentication-validation"
 
 
 @pytest.fixture(scope="module")
@@ -133,15 +134,20 @@ def initialised(lab, installed):
     _ok(result)
     realnode.install_sysctl_standin(lab, host)
     name = host["name"]
-    doc = realnode.iam_ra_node_config(lab, name, ARNS, KUBELET_CONFIG)
+    ca, ca_key = realnode.make_ca()
+    arns = realnode.rolesanywhere_setup(lab, ca, f"hnlab-init-{name}")
+    doc = realnode.iam_ra_node_config(lab, name, arns, KUBELET_CONFIG)
     route = f"{lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}"
     added_route = _ok(ssh(lab, host, f"ip route show {lab.vpc_cidr} | grep -q . || {{ ip route add {route} && echo added; }}"))
     try:
-        # A certificate and key where NodeConfig names them; init checks only their dates and presence
-        # (internal/certificate); CreateSession would check the chain (step 5).
-        _ok(ssh(lab, host, "set -e; mkdir -p /etc/iam/pki; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-                           f"-nodes -subj /CN={name} -days 2 -keyout /etc/iam/pki/server.key -out /etc/iam/pki/server.pem "
-                           f"2>/dev/null; cat > {NODE_CONFIG} <<'HNLAB'\n{json.dumps(doc)}\nHNLAB"))
+        # The node certificate where NodeConfig names it, issued by the trust anchor's CA (CN = node name).
+        root = edge.host_root(lab, name)
+        cert_pem, key_pem = realnode.issue_node_certificate(ca, ca_key, name)
+        (root / "etc/iam/pki").mkdir(parents=True, exist_ok=True)
+        (root / "etc/iam/pki/server.pem").write_bytes(cert_pem)
+        (root / "etc/iam/pki/server.key").write_bytes(key_pem)
+        (root / "etc/iam/pki/server.key").chmod(0o600)
+        (root / NODE_CONFIG.lstrip("/")).write_text(json.dumps(doc))
         init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --skip {SKIPS} "
                               f"--manifest-override file://{MANIFEST}", timeout=300)
         yield host, init, doc
@@ -149,6 +155,18 @@ def initialised(lab, installed):
         ssh(lab, host, f"rm -rf {' '.join(realnode.INIT_WRITES)} /etc/iam {NODE_CONFIG}; "
                        f"{realnode.remove_sysctl_standin_command()}"
                        + (f"; ip route del {route}" if "added" in added_route.stdout else ""))
+        realnode.rolesanywhere_cleanup(lab, arns)
+
+
+def _log(result):
+    """nodeadm's zap log lines (JSON on stderr)."""
+    lines = []
+    for line in result.stderr.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return lines
 
 
 def _json(lab, host, path):
@@ -158,11 +176,17 @@ def _json(lab, host, path):
 def test_the_real_nodeadm_init_configures_the_host_for_iam_roles_anywhere(lab, initialised):
     host, init, doc = initialised
     _ok(init)
+    # Its AWS checks ran and passed: the IAM Roles Anywhere endpoint dial, and GetCallerIdentity with the node's
+    # credentials, which runs only once the STS endpoint answers (internal/iamrolesanywhere/validate.go,
+    # internal/aws/sts/validate.go; the names nodeadm logs them under, internal/validation/logger_printer.go).
+    passed = {line.get("validation") for line in _log(init) if line.get("msg") == "Validation passed"}
+    assert {"iam-roles-anywhere-endpoint-access", "sts-authentication"} <= passed, (passed, init.stderr[-3000:])
+    ra = doc["spec"]["hybrid"]["iamRolesAnywhere"]
     aws = _ok(ssh(lab, host, "cat /etc/aws/hybrid/config")).stdout
     # internal/iamrolesanywhere/aws_config.tpl: the signing helper is the credential process, session name = node name.
     assert aws.count("credential_process = /usr/local/bin/aws_signing_helper credential-process") == 2, aws
-    for flag, value in (("--role-session-name", host["name"]), ("--trust-anchor-arn", ARNS["trustAnchorArn"]),
-                        ("--profile-arn", ARNS["profileArn"]), ("--role-arn", ARNS["roleArn"]),
+    for flag, value in (("--role-session-name", host["name"]), ("--trust-anchor-arn", ra["trustAnchorArn"]),
+                        ("--profile-arn", ra["profileArn"]), ("--role-arn", ra["roleArn"]),
                         ("--certificate", "/etc/iam/pki/server.pem"), ("--private-key", "/etc/iam/pki/server.key")):
         assert f"{flag} {value}" in aws, (flag, aws)
     cluster = doc["spec"]["cluster"]

@@ -1,5 +1,6 @@
 """URL routes of the lab's IAM Roles Anywhere service (REST-JSON paths of the model)."""
 
+from . import sessions
 from .responses import RolesAnywhereResponse
 
 url_bases = [r"https?://rolesanywhere\.(.+)\.amazonaws\.com"]
@@ -18,4 +19,6 @@ url_paths = {
     "{0}/TagResource$": _dispatch,
     "{0}/UntagResource$": _dispatch,
     "{0}/ListTagsForResource$": _dispatch,
+    # The data plane's one operation, which botocore's model does not carry (sessions.py).
+    "{0}/sessions$": sessions.handle,
 }
