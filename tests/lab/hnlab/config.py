@@ -71,6 +71,7 @@ class LabConfig:
 
     # Loopback services in the root namespace (controller side).
     moto_port: int = 5055
+    authn_port: int = 21362  # the API server's token webhook (hnlab.authn), aws-iam-authenticator's port
     apiserver_port: int = 6443
     etcd_client_port: int = 23790
     etcd_peer_port: int = 23800
@@ -216,6 +217,9 @@ def free_loopback_ports(count: int) -> list:
 
 def isolated(state_dir, *port_fields: str, base: LabConfig | None = None) -> LabConfig:
     """A LabConfig with its own state dir and free loopback ports for the named
-    fields (e.g. "moto_port"): for tests that start a component beside a lab."""
+    fields (e.g. "moto_port"): for tests that start a component beside a lab. An API server of its own (apiserver_port)
+    comes with a token webhook of its own (authn_port)."""
+    if "apiserver_port" in port_fields and "authn_port" not in port_fields:
+        port_fields += ("authn_port",)
     ports = free_loopback_ports(len(port_fields))
     return dataclasses.replace(base or LabConfig(), state_dir=Path(state_dir), **dict(zip(port_fields, ports)))

@@ -33,6 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from hnlab import authn
 from hnlab.config import LabConfig
 
 ETCD_BINARY = "/usr/bin/etcd"
@@ -391,7 +392,13 @@ def _apiserver_argv(cfg: LabConfig) -> list[str]:
         f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
         f"--token-auth-file={k8s_dir(cfg) / 'tokens.csv'}",
-        "--authorization-mode=RBAC",
+        # EKS's authenticator for aws-iam-authenticator tokens, with access entries (hnlab.authn): how the real
+        # kubelets that nodeadm configures authenticate.
+        f"--authentication-token-webhook-config-file={k8s_dir(cfg) / 'authn-webhook.kubeconfig'}",
+        "--authentication-token-webhook-version=v1",
+        # The Node authorizer first, as on EKS: a kubelet authenticated as system:node:<name> (group system:nodes)
+        # gets what its node needs; RBAC covers everyone else.
+        "--authorization-mode=Node,RBAC",
         "--allow-privileged=true",
         "--service-account-issuer=https://kubernetes.default.svc",
         f"--service-account-key-file={pki / 'sa.pub'}",
@@ -441,19 +448,21 @@ def start(cfg: LabConfig) -> None:
     if not os.path.exists(ETCD_BINARY):
         raise FileNotFoundError(f"{ETCD_BINARY} missing: apt-get install etcd-server")
     stop(cfg)
-    for port in (cfg.etcd_client_port, cfg.etcd_peer_port, cfg.apiserver_port):
+    for port in (cfg.etcd_client_port, cfg.etcd_peer_port, cfg.apiserver_port, cfg.authn_port):
         if _port_busy(port):
             raise RuntimeError(f"127.0.0.1:{port} is already in use (another lab running?)")
     shutil.rmtree(k8s_dir(cfg), ignore_errors=True)
     k8s_dir(cfg).mkdir(parents=True, mode=0o700)
     _make_pki(cfg)
     _write_tokens(cfg)
+    (k8s_dir(cfg) / "authn-webhook.kubeconfig").write_text(authn.webhook_kubeconfig(cfg))
 
     t0 = time.monotonic()
     try:
         pid = _spawn(cfg, "etcd", _etcd_argv(cfg))
         took = _wait(cfg, "etcd", pid, lambda: _etcd_healthy(cfg), 30.0)
         print(f"k8s: etcd healthy on 127.0.0.1:{cfg.etcd_client_port} in {took:.1f}s", flush=True)
+        authn.start(cfg)
         pid = _spawn(cfg, "kube-apiserver", _apiserver_argv(cfg))
         took = _wait(cfg, "kube-apiserver", pid, lambda: readyz(cfg), READY_TIMEOUT)
         print(f"k8s: kube-apiserver /readyz ok in {took:.1f}s", flush=True)
@@ -488,6 +497,7 @@ def stop(cfg: LabConfig) -> None:
     """End the recorded kube-apiserver, then etcd. State stays until the next start."""
     _terminate(cfg, "kube-apiserver", str(cfg.apiserver_binary))
     _terminate(cfg, "etcd", ETCD_BINARY)
+    authn.stop(cfg)
 
 
 def status(cfg: LabConfig) -> dict:
@@ -496,6 +506,7 @@ def status(cfg: LabConfig) -> dict:
         "etcd": _recorded_pid(cfg, "etcd", ETCD_BINARY),
         "kube-apiserver": _recorded_pid(cfg, "kube-apiserver", str(cfg.apiserver_binary)),
     }
+    pids["authn"] = authn.status(cfg)["pid"] if authn.status(cfg)["running"] else None
     return {
         "running": all(pids.values()),
         "pids": pids,

@@ -12,6 +12,7 @@ so init needs no AWS call for it (docs/lab-real-nodeadm.md, step 3).
 from __future__ import annotations
 
 import base64
+import contextlib
 
 from .aws.clients import client
 from .config import LAB_DIR
@@ -131,3 +132,20 @@ def rolesanywhere_cleanup(cfg, arns: dict) -> None:
     ra = client(cfg, "rolesanywhere")
     ra.delete_profile(profileId=arns["profileArn"].rsplit("/", 1)[1])
     ra.delete_trust_anchor(trustAnchorId=arns["trustAnchorArn"].rsplit("/", 1)[1])
+
+
+@contextlib.contextmanager
+def vpc_route(cfg, host: dict):
+    """The host's route to the VPC via the VPN server IP (what host preparation installs on a real site), for the
+    time of a block; removed after it only when it was added here."""
+    from .testing import ssh
+
+    route = f"{cfg.vpc_cidr} via {cfg.vpn_gateway_edge_ip}"
+    added = ssh(cfg, host, f"ip route show {cfg.vpc_cidr} | grep -q . || {{ ip route add {route} && echo added; }}")
+    if added.returncode != 0:
+        raise RuntimeError(f"{host['name']}: cannot add the route {route}: {added.stderr}")
+    try:
+        yield
+    finally:
+        if "added" in added.stdout:
+            ssh(cfg, host, f"ip route del {route}")

@@ -7,7 +7,7 @@ import sys
 
 from moto import backend_index
 
-from . import ec2_ext, eks_ext, ssm_ext
+from . import ec2_ext, eks_ext, ssm_ext, sts_ext
 from . import rolesanywhere
 
 ROLESANYWHERE_URL = re.compile(r"https?://rolesanywhere\.(.+)\.amazonaws\.com")
@@ -24,4 +24,5 @@ def install() -> None:
     ssm_ext.install()
     eks_ext.install()
     ec2_ext.install()
+    sts_ext.install()
     register_rolesanywhere()

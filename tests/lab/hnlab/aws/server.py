@@ -3,13 +3,16 @@
 Run as ``python -m hnlab.aws.server --host 127.0.0.1 --port N --account-id ID``
 (hnlab.aws.process does). Requests are routed by their SigV4 credential
 scope, not their Host header, so they may also arrive through the lab's TCP
-forwarder from inside a lab namespace.
+forwarder from inside a lab namespace. A presigned request (no Authorization
+header; its scope in the X-Amz-Credential query parameter, as in an
+aws-iam-authenticator token) is routed by that scope too.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from urllib.parse import parse_qsl
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,8 +36,17 @@ def main(argv: list[str] | None = None) -> None:
     from .control import LabMiddleware
     from .extensions import install
 
+    class LabDispatcher(DomainDispatcherApplication):
+        def infer_service_region_host(self, environ, path):
+            if not environ.get("HTTP_AUTHORIZATION"):
+                credential = dict(parse_qsl(environ.get("QUERY_STRING", ""))).get("X-Amz-Credential", "")
+                if credential.count("/") == 4:
+                    environ = dict(environ, HTTP_AUTHORIZATION=f"AWS4-HMAC-SHA256 Credential={credential}, "
+                                                               "SignedHeaders=host, Signature=presigned")
+            return super().infer_service_region_host(environ, path)
+
     install()
-    app = LabMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = LabMiddleware(LabDispatcher(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

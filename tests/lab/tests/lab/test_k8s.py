@@ -34,7 +34,7 @@ def _port_open(port: int) -> bool:
 
 
 def _ports(cfg: LabConfig) -> tuple[int, ...]:
-    return (cfg.etcd_client_port, cfg.etcd_peer_port, cfg.apiserver_port)
+    return (cfg.etcd_client_port, cfg.etcd_peer_port, cfg.apiserver_port, cfg.authn_port)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def lab(tmp_path_factory):
     if not os.access(k8s.ETCD_BINARY, os.X_OK):
         pytest.skip(f"{k8s.ETCD_BINARY} missing: apt-get install etcd-server")
     cfg = isolated(tmp_path_factory.mktemp("k8s-state"), "apiserver_port", "etcd_client_port", "etcd_peer_port")
-    assert len(set(_ports(cfg))) == 3
+    assert len(set(_ports(cfg))) == 4
     k8s.start(cfg)
     yield cfg
     k8s.stop(cfg)

@@ -137,8 +137,6 @@ def initialised(lab, installed):
     ca, ca_key = realnode.make_ca()
     arns = realnode.rolesanywhere_setup(lab, ca, f"hnlab-init-{name}")
     doc = realnode.iam_ra_node_config(lab, name, arns, KUBELET_CONFIG)
-    route = f"{lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}"
-    added_route = _ok(ssh(lab, host, f"ip route show {lab.vpc_cidr} | grep -q . || {{ ip route add {route} && echo added; }}"))
     try:
         # The node certificate where NodeConfig names it, issued by the trust anchor's CA (CN = node name).
         root = edge.host_root(lab, name)
@@ -148,13 +146,13 @@ def initialised(lab, installed):
         (root / "etc/iam/pki/server.key").write_bytes(key_pem)
         (root / "etc/iam/pki/server.key").chmod(0o600)
         (root / NODE_CONFIG.lstrip("/")).write_text(json.dumps(doc))
-        init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --skip {SKIPS} "
-                              f"--manifest-override file://{MANIFEST}", timeout=300)
-        yield host, init, doc
+        with realnode.vpc_route(lab, host):
+            init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --skip {SKIPS} "
+                                  f"--manifest-override file://{MANIFEST}", timeout=300)
+            yield host, init, doc
     finally:
         ssh(lab, host, f"rm -rf {' '.join(realnode.INIT_WRITES)} /etc/iam {NODE_CONFIG}; "
-                       f"{realnode.remove_sysctl_standin_command()}"
-                       + (f"; ip route del {route}" if "added" in added_route.stdout else ""))
+                       f"{realnode.remove_sysctl_standin_command()}")
         realnode.rolesanywhere_cleanup(lab, arns)
 
 

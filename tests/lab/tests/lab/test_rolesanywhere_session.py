@@ -56,12 +56,11 @@ def setup(lab):
         (root / cert_path.lstrip("/")).write_bytes(cert_pem)
         (root / key_path.lstrip("/")).write_bytes(key_pem)
         (root / key_path.lstrip("/")).chmod(0o600)
-    route = f"{lab.vpc_cidr} via {lab.vpn_gateway_edge_ip}"
-    added = _ok(ssh(lab, host, f"ip route show {lab.vpc_cidr} | grep -q . || {{ ip route add {route} && echo added; }}"))
     try:
-        yield host, arns
+        with realnode.vpc_route(lab, host):
+            yield host, arns
     finally:
-        ssh(lab, host, f"rm -rf {HELPER} /etc/hnlab-ra" + (f"; ip route del {route}" if "added" in added.stdout else ""))
+        ssh(lab, host, f"rm -rf {HELPER} /etc/hnlab-ra")
         realnode.rolesanywhere_cleanup(lab, arns)
 
 
