@@ -12,11 +12,18 @@ problem at once. Each problem is a dict (see ``cidr.problem``) naming the rule
 
 The rules:
 
-- cluster variables present and well formed: hybrid_cluster_name, hybrid_region,
-  hybrid_kubernetes_version (``1.NN``), hybrid_nodeadm_version (``vX.Y.Z``),
-  hybrid_vpc_cidrs, hybrid_remote_node_cidrs; AWS ids (VPC, route tables, VPN
-  or transit gateway, VPN connection) of their form; hybrid_credential_provider ssm or
-  iam-ra, and iam-ra needs hybrid_iam_ra_ca_certificate_path;
+- the cluster variables as ``CLUSTER_SPEC`` declares them, one entry a variable
+  in the manner of an argument spec (required, type, pattern, choices, the AWS
+  id prefix, the messages), walked by ``check_cluster``: hybrid_cluster_name,
+  hybrid_region, hybrid_kubernetes_version (``1.NN``), hybrid_nodeadm_version
+  (``vX.Y.Z``), hybrid_vpc_cidrs, hybrid_remote_node_cidrs; AWS ids (VPC, route
+  tables, VPN or transit gateway, VPN connection) of their form;
+  hybrid_credential_provider one of the registry's (``credential_providers``).
+  What is not table-shaped is a small named rule an entry names or
+  ``check_cluster`` runs: the float hint of an unquoted Kubernetes version, an
+  https hybrid_nodeadm_base_url, one gateway, and the provider's inputs its
+  registry entry lists (iam-ra: hybrid_iam_ra_ca_certificate_path). Adding a
+  cluster variable is one entry in ``CLUSTER_SPEC``;
 - the EKS CIDR rules (``cidr.check_network_plan``);
 - Cilium's cluster pool (cilium_remote_pod_cidrs, mapped from
   hybrid_remote_pod_cidrs by roles/cilium) equal to hybrid_remote_pod_cidrs, not
@@ -69,29 +76,6 @@ NODE_NAME_RE = nodeconfig.NODE_NAME_RE
 TAINT_RE = re.compile(r"^(?P<key>[^=:\s]+)(=(?P<value>[^:\s]*))?:(?P<effect>[^:\s]+)$")
 ROLE_DEFAULT_RE = re.compile(r"^\s*\{\{\s*(hybrid_\w+)\s*(\||\}\})")
 
-# Variables of the cluster scope (group_vars/all): a host must not override them.
-CLUSTER_VARIABLES = (
-    "hybrid_cluster_name", "hybrid_region", "hybrid_kubernetes_version", "hybrid_credential_provider",
-    "hybrid_vpc_id", "hybrid_vpc_cidrs", "hybrid_service_cidr", "hybrid_remote_node_cidrs",
-    "hybrid_remote_pod_cidrs", "hybrid_route_table_ids", "hybrid_vpn_gateway_id", "hybrid_transit_gateway_id",
-    "hybrid_vpn_connection_id", "hybrid_nodeadm_version", "hybrid_nodeadm_base_url",
-    "hybrid_iam_ra_ca_certificate_path",
-)
-# Variables whose rules are written out here; the argument spec check skips them (one message per mistake).
-DEDICATED_VARIABLES = frozenset(CLUSTER_VARIABLES) | frozenset((
-    "hybrid_node_labels", "hybrid_node_taints", "hybrid_ntp_servers", "hybrid_architecture",
-    "hybrid_vpn_server_ip", "hybrid_node_name", "hybrid_node_ip", "hybrid_nic_prefix",
-    "cilium_remote_pod_cidrs", "cilium_pod_cidr_mask_size", "hybrid_pod_cidr_mask_size",
-))
-# Variables the host rules read, besides the roles' inputs.
-HOST_VARIABLES = ("ansible_host", "hybrid_node_ip", "hybrid_vpn_server_ip", "hybrid_nic", "hybrid_nic_prefix",
-                  "hybrid_node_name", "hybrid_node_labels", "hybrid_node_taints", "hybrid_ntp_servers",
-                  "hybrid_architecture")
-
-# AWS resource ids of the cluster scope, checked for their form (prefix-8 or 17 hex digits).
-AWS_ID_PREFIXES = (("hybrid_vpc_id", "vpc"), ("hybrid_route_table_ids", "rtb"), ("hybrid_vpn_gateway_id", "vgw"),
-                   ("hybrid_transit_gateway_id", "tgw"), ("hybrid_vpn_connection_id", "vpn"))
-
 _MISSING = object()
 MASK = "********"
 
@@ -122,81 +106,177 @@ def _missing(variable, fix):
     return problem("missing", "%s is not set; the cluster needs it." % variable, fix, variable=variable)
 
 
-def _check_cluster_name_and_region(cluster):
-    problems = []
-    name = cluster.get("hybrid_cluster_name")
-    if not _is_set(name):
-        problems.append(_missing("hybrid_cluster_name", "Set hybrid_cluster_name in group_vars/all to the EKS cluster's name."))
-    elif not isinstance(name, str):
-        problems.append(problem("type", "hybrid_cluster_name is %s, not a string." % _type_name(name),
-                                "Set hybrid_cluster_name to the EKS cluster's name.", variable="hybrid_cluster_name"))
-
-    region = cluster.get("hybrid_region")
-    if not _is_set(region):
-        problems.append(_missing("hybrid_region",
-                                 "Set hybrid_region in group_vars/all to the cluster's AWS region, such as us-west-2."))
-    elif not isinstance(region, str) or not REGION_RE.match(region):
-        problems.append(problem("invalid", "hybrid_region=%r is not an AWS region name." % (region,),
-                                "Set hybrid_region to the cluster's region, such as us-west-2.", variable="hybrid_region"))
-    return problems
+def _yaml_float_hint(value):
+    """YAML reads an unquoted 1.30 as the float 1.3: say so where the version is one."""
+    return (" (YAML read an unquoted %s as the number %s)" % (value, value)) if isinstance(value, float) else ""
 
 
-def _check_versions(cluster):
-    """The Kubernetes version, the nodeadm release and where nodeadm is downloaded from."""
-    problems = []
-    version = cluster.get("hybrid_kubernetes_version")
-    if not _is_set(version):
-        problems.append(_missing("hybrid_kubernetes_version",
-                                 "Set hybrid_kubernetes_version to the cluster's version, quoted, such as '1.31'."))
-    elif isinstance(version, bool) or not KUBERNETES_VERSION_RE.match(str(version)):
-        hint = (" (YAML read an unquoted %s as the number %s)" % (version, version)) if isinstance(version, float) else ""
-        problems.append(problem(
-            "invalid", "hybrid_kubernetes_version=%r is not a Kubernetes minor version 1.NN%s." % (version, hint),
-            "Set it as a quoted string, such as hybrid_kubernetes_version: '1.31'.", variable="hybrid_kubernetes_version"))
-
-    nodeadm = cluster.get("hybrid_nodeadm_version")
-    if not _is_set(nodeadm):
-        problems.append(_missing("hybrid_nodeadm_version", "Pin the nodeadm release, such as hybrid_nodeadm_version: v1.0.20."))
-    elif not isinstance(nodeadm, str) or not NODEADM_VERSION_RE.match(nodeadm):
-        problems.append(problem(
-            "invalid", "hybrid_nodeadm_version=%r is not a nodeadm release vX.Y.Z." % (nodeadm,),
-            "Pin a release, such as v1.0.20 (latest is not reproducible across runs).", variable="hybrid_nodeadm_version"))
-
+def _check_nodeadm_url_https(cluster):
+    """nodeadm runs as root on every host: its URL is https unless the inventory says the network is trusted."""
     base_url = cluster.get("hybrid_nodeadm_base_url")
     if isinstance(base_url, str) and base_url and not base_url.startswith("https://") \
             and cluster.get("hybrid_nodeadm_allow_insecure_url") is not True:
-        problems.append(problem(
+        return [problem(
             "insecure", "hybrid_nodeadm_base_url=%r is not https; nodeadm runs as root on every host." % (base_url,),
             "Use an https mirror, or set hybrid_nodeadm_allow_insecure_url: true for a mirror on a network you trust.",
-            variable="hybrid_nodeadm_base_url"))
+            variable="hybrid_nodeadm_base_url")]
+    return []
+
+
+def _check_provider_inputs(cluster):
+    """The inventory variables the credential provider's registry entry names (inventory_inputs), each a string."""
+    provider = cluster.get("hybrid_credential_provider", credential_providers.DEFAULT)
+    if provider not in CREDENTIAL_PROVIDERS:
+        return []  # the table reports the provider itself
+    problems = []
+    for variable, fix in credential_providers.PROVIDERS[provider]["inventory_inputs"].items():
+        value = cluster.get(variable)
+        if not _is_set(value) or not isinstance(value, str):
+            problems.append(_missing(variable, fix))
     return problems
 
 
-def _check_network_variables(cluster):
-    """The CIDR lists and the service CIDR: present and of their type (check_network checks the values)."""
+_LIST_OF_STRINGS = "{variable} is {type_name}; it must be a list of strings."
+# The CIDR lists and the route table ids: absent, null or [] is not set, "" is of the wrong type.
+_STRING_LIST = {"type": "list", "elements": "str", "not_set": (None, []), "type_message": _LIST_OF_STRINGS,
+                "missing_fix": "Set {variable} in group_vars/all to a list of CIDRs.",
+                "type_fix": "Write {variable} as a YAML list, one item per line."}
+
+# The cluster variables (group_vars/all), one entry each, in the manner of an Ansible argument spec: adding a
+# cluster variable is one entry here. check_cluster walks the entries in this order (the order of the problems, which
+# the lab's bad-input tests compare). Keys, all optional:
+#   required      "missing" when the value is absent or one of not_set (default: None, "" and [])
+#   default       the value taken when the variable is absent
+#   type          "str", or "list" with elements "str"; convert: a value other than a boolean is checked as its str()
+#   pattern       the form of the value (re.match); choices: the values allowed
+#   aws_id        the prefix of the AWS id (or ids, in a list) it holds: prefix-8 or 17 hex digits; the ids are
+#                 checked together, after the values of the entries, then the gateway conflict
+#   late          the value is checked after the AWS ids (where its problems were reported before the table)
+#   host_scope    a host may set its own value (every other entry is in CLUSTER_VARIABLES)
+#   rules         named rules for what is not table-shaped, run right after the entry's own check
+# and the words, str.format templates of {variable}, {value} (write {value!r}), {type_name}, {choices}, {hint} (the
+# entry's hint function of the value): missing_fix; type_message and type_fix (code "type") for a value of the wrong
+# type, else invalid and fix (code "invalid") for a wrong type, form or choice.
+# Ansible's ArgumentSpecValidator is not used for the types: its "str" converts numbers and its messages are its own.
+CLUSTER_SPEC = {
+    "hybrid_cluster_name": {
+        "required": True, "type": "str",
+        "missing_fix": "Set hybrid_cluster_name in group_vars/all to the EKS cluster's name.",
+        "type_message": "{variable} is {type_name}, not a string.",
+        "type_fix": "Set hybrid_cluster_name to the EKS cluster's name."},
+    "hybrid_region": {
+        "required": True, "type": "str", "pattern": REGION_RE,
+        "missing_fix": "Set hybrid_region in group_vars/all to the cluster's AWS region, such as us-west-2.",
+        "invalid": "{variable}={value!r} is not an AWS region name.",
+        "fix": "Set hybrid_region to the cluster's region, such as us-west-2."},
+    "hybrid_kubernetes_version": {
+        "required": True, "type": "str", "convert": True, "pattern": KUBERNETES_VERSION_RE, "hint": _yaml_float_hint,
+        "missing_fix": "Set hybrid_kubernetes_version to the cluster's version, quoted, such as '1.31'.",
+        "invalid": "{variable}={value!r} is not a Kubernetes minor version 1.NN{hint}.",
+        "fix": "Set it as a quoted string, such as hybrid_kubernetes_version: '1.31'."},
+    "hybrid_nodeadm_version": {
+        "required": True, "type": "str", "pattern": NODEADM_VERSION_RE,
+        "missing_fix": "Pin the nodeadm release, such as hybrid_nodeadm_version: v1.0.20.",
+        "invalid": "{variable}={value!r} is not a nodeadm release vX.Y.Z.",
+        "fix": "Pin a release, such as v1.0.20 (latest is not reproducible across runs)."},
+    "hybrid_nodeadm_base_url": {"rules": (_check_nodeadm_url_https,)},
+    "hybrid_vpc_id": {"aws_id": "vpc"},
+    "hybrid_vpc_cidrs": dict(_STRING_LIST, required=True),
+    "hybrid_remote_node_cidrs": dict(_STRING_LIST, required=True),
+    "hybrid_remote_pod_cidrs": dict(_STRING_LIST),
+    "hybrid_route_table_ids": dict(_STRING_LIST, aws_id="rtb"),
+    "hybrid_service_cidr": {
+        "type": "str", "not_set": (None,),
+        "type_message": "{variable} is {type_name}; it must be one CIDR string.",
+        "type_fix": "Set hybrid_service_cidr to the cluster's service CIDR, or leave it unset."},
+    "hybrid_vpn_gateway_id": {"aws_id": "vgw"},
+    "hybrid_transit_gateway_id": {"aws_id": "tgw"},
+    "hybrid_vpn_connection_id": {"aws_id": "vpn"},
+    "hybrid_validate_vpc_targets": {
+        "required": True, "late": True, "host_scope": True, "type": "list", "elements": "str",
+        "missing_fix": "Set hybrid_validate_vpc_targets to what every edge host must reach in the VPC for validate.yml "
+                       "(the last stage of site.yml): an ADDRESS to ping or ADDRESS:PORT to connect to, such as a "
+                       "cloud node or the cluster endpoint's address with :443.",
+        "type_message": _LIST_OF_STRINGS,
+        "type_fix": "Write hybrid_validate_vpc_targets as a YAML list of ADDRESS or ADDRESS:PORT."},
+    # The provider's own inputs are in its registry entry (credential_providers, inventory_inputs).
+    "hybrid_credential_provider": {
+        "late": True, "not_set": (), "default": credential_providers.DEFAULT, "choices": CREDENTIAL_PROVIDERS,
+        "rules": (_check_provider_inputs,),
+        "invalid": "{variable}={value!r} is not one of {choices}.",
+        "fix": "Set hybrid_credential_provider to ssm (SSM hybrid activations) or iam-ra (IAM Roles Anywhere)."},
+    "hybrid_iam_ra_ca_certificate_path": {},  # iam-ra's input (credential_providers, inventory_inputs)
+}
+
+# Variables of the cluster scope (group_vars/all): a host must not override them. The CLUSTER_SPEC entries but the
+# host_scope ones, in the order check_hosts reports an override of them (the order of the list before the table).
+_OVERRIDE_ORDER = (
+    "hybrid_cluster_name", "hybrid_region", "hybrid_kubernetes_version", "hybrid_credential_provider",
+    "hybrid_vpc_id", "hybrid_vpc_cidrs", "hybrid_service_cidr", "hybrid_remote_node_cidrs",
+    "hybrid_remote_pod_cidrs", "hybrid_route_table_ids", "hybrid_vpn_gateway_id", "hybrid_transit_gateway_id",
+    "hybrid_vpn_connection_id", "hybrid_nodeadm_version", "hybrid_nodeadm_base_url",
+    "hybrid_iam_ra_ca_certificate_path",
+)
+CLUSTER_VARIABLES = tuple(sorted(
+    (name for name, spec in CLUSTER_SPEC.items() if not spec.get("host_scope")),
+    key=lambda name: _OVERRIDE_ORDER.index(name) if name in _OVERRIDE_ORDER else len(_OVERRIDE_ORDER)))
+# Variables whose rules are written out here; the argument spec check skips them (one message per mistake).
+DEDICATED_VARIABLES = frozenset(CLUSTER_VARIABLES) | frozenset((
+    "hybrid_node_labels", "hybrid_node_taints", "hybrid_ntp_servers", "hybrid_architecture",
+    "hybrid_vpn_server_ip", "hybrid_node_name", "hybrid_node_ip", "hybrid_nic_prefix",
+    "cilium_remote_pod_cidrs", "cilium_pod_cidr_mask_size", "hybrid_pod_cidr_mask_size",
+))
+# Variables the host rules read, besides the roles' inputs.
+HOST_VARIABLES = ("ansible_host", "hybrid_node_ip", "hybrid_vpn_server_ip", "hybrid_nic", "hybrid_nic_prefix",
+                  "hybrid_node_name", "hybrid_node_labels", "hybrid_node_taints", "hybrid_ntp_servers",
+                  "hybrid_architecture")
+# The AWS ids of the cluster scope and their prefixes (CLUSTER_SPEC's aws_id), in the order they are checked.
+AWS_ID_PREFIXES = tuple((name, spec["aws_id"]) for name, spec in CLUSTER_SPEC.items() if "aws_id" in spec)
+_PYTHON_TYPES = {"str": str, "list": (list, tuple)}
+
+
+def _has_type(value, kind, elements=None):
+    """Whether ``value`` is of the CLUSTER_SPEC type ``kind`` ("str", "list"), a list's items of type ``elements``."""
+    if not isinstance(value, _PYTHON_TYPES[kind]):
+        return False
+    return elements is None or all(_has_type(item, elements) for item in value)
+
+
+def _say(template, variable, value, spec):
+    hint = spec["hint"](value) if "hint" in spec else ""
+    return template.format(variable=variable, value=value, type_name=_type_name(value), hint=hint,
+                           choices=", ".join(spec.get("choices", ())))
+
+
+def check_variable(cluster, variable, spec):
+    """The problems of one cluster variable against its CLUSTER_SPEC entry ``spec`` (presence, type, form, choice)."""
+    value = cluster.get(variable, spec.get("default", _MISSING))
+    if value is _MISSING or value in spec.get("not_set", (None, "", [])):
+        return [_missing(variable, _say(spec["missing_fix"], variable, value, spec))] if spec.get("required") else []
+    checked = str(value) if spec.get("convert") and not isinstance(value, bool) else value
+    wrong_type = "type" in spec and not _has_type(checked, spec["type"], spec.get("elements"))
+    if wrong_type and "type_message" in spec:
+        code, message, fix = "type", spec["type_message"], spec["type_fix"]
+    elif wrong_type or ("pattern" in spec and not spec["pattern"].match(checked)) \
+            or ("choices" in spec and checked not in spec["choices"]):
+        code, message, fix = "invalid", spec["invalid"], spec["fix"]
+    else:
+        return []
+    return [problem(code, _say(message, variable, value, spec), _say(fix, variable, value, spec), variable=variable)]
+
+
+def _check_values(cluster, late):
     problems = []
-    for variable, required in (("hybrid_vpc_cidrs", True), ("hybrid_remote_node_cidrs", True),
-                               ("hybrid_remote_pod_cidrs", False), ("hybrid_route_table_ids", False)):
-        value = cluster.get(variable, _MISSING)
-        if value is _MISSING or value is None:
-            if required:
-                problems.append(_missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable))
-            continue
-        if not _is_str_list(value):
-            problems.append(problem("type", "%s is %s; it must be a list of strings." % (variable, _type_name(value)),
-                                    "Write %s as a YAML list, one item per line." % variable, variable=variable))
-        elif required and not value:
-            problems.append(_missing(variable, "Set %s in group_vars/all to a list of CIDRs." % variable))
-    service = cluster.get("hybrid_service_cidr")
-    if service is not None and not isinstance(service, str):
-        problems.append(problem("type", "hybrid_service_cidr is %s; it must be one CIDR string." % _type_name(service),
-                                "Set hybrid_service_cidr to the cluster's service CIDR, or leave it unset.",
-                                variable="hybrid_service_cidr"))
+    for variable, spec in CLUSTER_SPEC.items():
+        if spec.get("late", False) is late:
+            problems.extend(check_variable(cluster, variable, spec))
+            for rule in spec.get("rules", ()):
+                problems.extend(rule(cluster))
     return problems
 
 
 def _check_aws_ids(cluster):
-    """The AWS ids of their form, and one gateway for the VPC routes."""
+    """The AWS ids (CLUSTER_SPEC's aws_id) of their form, a list's items each."""
     problems = []
     for variable, prefix in AWS_ID_PREFIXES:
         value = cluster.get(variable)
@@ -206,52 +286,28 @@ def _check_aws_ids(cluster):
                     "aws-id", "%s: %r is not an AWS id of the form %s-0123456789abcdef0." % (variable, item, prefix),
                     "Copy the id from the AWS console or CLI (%s-followed by 8 or 17 hex digits)." % prefix,
                     variable=variable))
-
-    gateways = [variable for variable in ("hybrid_vpn_gateway_id", "hybrid_transit_gateway_id") if _is_set(cluster.get(variable))]
-    if len(gateways) > 1:
-        problems.append(problem(
-            "conflict", "hybrid_vpn_gateway_id and hybrid_transit_gateway_id are both set; the VPC route tables send the "
-            "hybrid CIDRs to one target.",
-            "Keep the gateway the Site-to-Site VPN is attached to (hybrid_vpn_gateway_id for a virtual private gateway, "
-            "hybrid_transit_gateway_id for a transit gateway) and remove the other.", variable="hybrid_transit_gateway_id"))
     return problems
 
 
-def _check_validate_targets(cluster):
-    targets = cluster.get("hybrid_validate_vpc_targets")
-    if not _is_set(targets):
-        return [_missing("hybrid_validate_vpc_targets",
-                         "Set hybrid_validate_vpc_targets to what every edge host must reach in the VPC for validate.yml (the "
-                         "last stage of site.yml): an ADDRESS to ping or ADDRESS:PORT to connect to, such as a cloud node or "
-                         "the cluster endpoint's address with :443.")]
-    if not _is_str_list(targets):
-        return [problem("type", "hybrid_validate_vpc_targets is %s; it must be a list of strings." % _type_name(targets),
-                        "Write hybrid_validate_vpc_targets as a YAML list of ADDRESS or ADDRESS:PORT.",
-                        variable="hybrid_validate_vpc_targets")]
-    return []
-
-
-def _check_credential_provider(cluster):
-    provider = cluster.get("hybrid_credential_provider", credential_providers.DEFAULT)
-    if provider not in CREDENTIAL_PROVIDERS:
+def _check_gateway_conflict(cluster):
+    """One gateway for the VPC routes: the route tables send the hybrid CIDRs to one target."""
+    gateways = [variable for variable in ("hybrid_vpn_gateway_id", "hybrid_transit_gateway_id") if _is_set(cluster.get(variable))]
+    if len(gateways) > 1:
         return [problem(
-            "invalid", "hybrid_credential_provider=%r is not one of %s." % (provider, ", ".join(CREDENTIAL_PROVIDERS)),
-            "Set hybrid_credential_provider to ssm (SSM hybrid activations) or iam-ra (IAM Roles Anywhere).",
-            variable="hybrid_credential_provider")]
-    path = cluster.get("hybrid_iam_ra_ca_certificate_path")
-    if provider == "iam-ra" and (not _is_set(path) or not isinstance(path, str)):
-        return [_missing("hybrid_iam_ra_ca_certificate_path",
-                         "With iam-ra, set hybrid_iam_ra_ca_certificate_path to the PEM file (on the controller) of the CA "
-                         "that issues the node certificates.")]
+            "conflict", "hybrid_vpn_gateway_id and hybrid_transit_gateway_id are both set; the VPC route tables send the "
+            "hybrid CIDRs to one target.",
+            "Keep the gateway the Site-to-Site VPN is attached to (hybrid_vpn_gateway_id for a virtual private gateway, "
+            "hybrid_transit_gateway_id for a transit gateway) and remove the other.", variable="hybrid_transit_gateway_id")]
     return []
 
 
 def check_cluster(cluster):
-    """The cluster variables: present, well formed, credential provider inputs."""
-    problems = []
-    for rules in (_check_cluster_name_and_region, _check_versions, _check_network_variables, _check_aws_ids,
-                  _check_validate_targets, _check_credential_provider):
-        problems.extend(rules(cluster))
+    """The cluster variables against CLUSTER_SPEC, in the order of the problems: the values of the entries, with the
+    rules an entry names after it; the AWS ids' form and the gateway conflict; the values of the late entries."""
+    problems = _check_values(cluster, late=False)
+    problems.extend(_check_aws_ids(cluster))
+    problems.extend(_check_gateway_conflict(cluster))
+    problems.extend(_check_values(cluster, late=True))
     return problems
 
 

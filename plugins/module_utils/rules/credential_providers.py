@@ -64,6 +64,9 @@ PROVIDERS = {
         "endpoints": [{"service": "ssm"}, {"pattern": "amazon-ssm-{region}.s3.{region}.{dns_suffix}"}],
         # The node runs the SSM agent, which host_prep gives the proxy (its systemd drop-ins).
         "host_agent": "amazon-ssm-agent",
+        # The inventory variables (group_vars/all) the provider needs, each a non-empty string, with the fix when
+        # one is not (module_utils inventory_rules, and an entry of its CLUSTER_SPEC each).
+        "inventory_inputs": {},
     },
     "iam-ra": {
         "name": "iam-ra",
@@ -84,6 +87,10 @@ PROVIDERS = {
         "unsupported_os_fix": "Use hybrid_credential_provider=ssm on this host, or upgrade to Ubuntu 22.04+ / RHEL 9.",
         "endpoints": [{"host": "rolesanywhere.amazonaws.com", "partitions": ["aws"]}, {"service": "rolesanywhere"}],
         "host_agent": None,
+        "inventory_inputs": {
+            "hybrid_iam_ra_ca_certificate_path": "With iam-ra, set hybrid_iam_ra_ca_certificate_path to the PEM file (on "
+                                                 "the controller) of the CA that issues the node certificates.",
+        },
     },
 }
 

@@ -144,6 +144,15 @@ def test_every_list_of_providers_is_the_registry():
         assert tuple(options["%s_credential_provider" % role]["choices"]) == cp.NAMES, role
 
 
+def test_the_inventory_inputs_of_a_provider_are_cluster_variables_of_the_inventory_rules():
+    assert cp.PROVIDERS["ssm"]["inventory_inputs"] == {}
+    assert list(cp.PROVIDERS["iam-ra"]["inventory_inputs"]) == ["hybrid_iam_ra_ca_certificate_path"]
+    for name in cp.NAMES:
+        for variable, fix in cp.PROVIDERS[name]["inventory_inputs"].items():
+            assert variable in inventory_rules.CLUSTER_SPEC and variable in inventory_rules.CLUSTER_VARIABLES, variable
+            assert variable in fix, fix
+
+
 def test_the_filter_gives_the_entry_with_its_documents_and_refuses_an_unknown_name():
     entry = provider_filter.credential_provider("iam-ra", "aws", REGION, ACCOUNT, ANCHOR)
     assert (entry["trust_policy"], entry["host_agent"]) == (IAM_RA_TRUST, None)

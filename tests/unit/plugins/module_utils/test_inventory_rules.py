@@ -385,3 +385,43 @@ def test_crl_state_other_than_present_or_absent_is_refused_on_the_controller():
     assert "present, absent" in problems[0]["fix"]
     assert check(changed_cluster(hybrid_iam_ra_crl_state="absent", hybrid_iam_ra_crl_path="/pki/ca.crl"),
                  role_specs=ROLE_SPECS, role_defaults=ROLE_DEFAULTS) == []
+
+
+def test_a_new_cluster_variable_is_one_entry_of_the_table(monkeypatch):
+    monkeypatch.setitem(rules.CLUSTER_SPEC, "hybrid_example_zone", {
+        "required": True, "type": "str", "pattern": rules.re.compile(r"^[a-z]+$"),
+        "missing_fix": "Set {variable}.", "invalid": "{variable}={value!r} is not a zone ({type_name}).",
+        "fix": "Use lower-case letters."})
+    assert [(found["code"], found["message"], found["fix"]) for found in rules.check_cluster(CLUSTER)] == [
+        ("missing", "hybrid_example_zone is not set; the cluster needs it.", "Set hybrid_example_zone.")]
+    assert [found["message"] for found in rules.check_cluster(dict(CLUSTER, hybrid_example_zone=["a"]))] == [
+        "hybrid_example_zone=['a'] is not a zone (a list)."]
+    assert [found["code"] for found in rules.check_cluster(dict(CLUSTER, hybrid_example_zone="Zone-1"))] == ["invalid"]
+    assert rules.check_cluster(dict(CLUSTER, hybrid_example_zone="zone")) == []
+
+
+def test_the_cluster_spec_gives_the_wrong_type_its_own_words_and_checks_list_items():
+    spec = {"type": "list", "elements": "str", "type_message": "{variable} is {type_name}.", "type_fix": "List it."}
+    assert rules.check_variable({"v": ["a", 1]}, "v", spec) == [
+        {"code": "type", "message": "v is a list.", "fix": "List it.", "variable": "v"}]
+    assert rules.check_variable({"v": ["a"]}, "v", spec) == rules.check_variable({}, "v", spec) == []
+    choices = {"default": "a", "not_set": (), "choices": ("a", "b"), "invalid": "{value!r} not in {choices}.", "fix": "f"}
+    assert rules.check_variable({}, "v", choices) == []
+    assert rules.check_variable({"v": None}, "v", choices)[0]["message"] == "None not in a, b."
+
+
+def test_the_credential_provider_inputs_come_from_its_registry_entry(monkeypatch):
+    from ansible_collections.hybridnodes.eks.plugins.module_utils.rules import credential_providers
+    monkeypatch.setitem(credential_providers.PROVIDERS["ssm"], "inventory_inputs", {"hybrid_ssm_example": "Set it."})
+    for value in (None, "", 5, ["a"]):
+        assert rules.check_cluster(dict(CLUSTER, hybrid_ssm_example=value)) == [
+            {"code": "missing", "message": "hybrid_ssm_example is not set; the cluster needs it.", "fix": "Set it.",
+             "variable": "hybrid_ssm_example"}]
+    assert rules.check_cluster(dict(CLUSTER, hybrid_ssm_example="a")) == []
+
+
+def test_the_cluster_variables_are_the_table_but_the_validate_targets():
+    assert set(rules.CLUSTER_VARIABLES) == set(rules.CLUSTER_SPEC) - {"hybrid_validate_vpc_targets"}
+    assert rules.AWS_ID_PREFIXES == (("hybrid_vpc_id", "vpc"), ("hybrid_route_table_ids", "rtb"),
+                                     ("hybrid_vpn_gateway_id", "vgw"), ("hybrid_transit_gateway_id", "tgw"),
+                                     ("hybrid_vpn_connection_id", "vpn"))
