@@ -36,7 +36,8 @@ def server_paths(cfg) -> tuple[Path, Path]:
 def server_names(cfg) -> list[str]:
     """The names the server certificate covers: one wildcard level each, as TLS matches them."""
     return ["amazonaws.com", "*.amazonaws.com", f"*.{cfg.region}.amazonaws.com",
-            f"*.ecr.{cfg.region}.amazonaws.com", f"*.eks.{cfg.region}.amazonaws.com"]
+            f"*.ecr.{cfg.region}.amazonaws.com", f"*.eks.{cfg.region}.amazonaws.com",
+            f"*.dkr.ecr.{cfg.region}.amazonaws.com"]
 
 
 def make_pki(cfg) -> None:
@@ -50,7 +51,9 @@ def make_pki(cfg) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     if ca_path(cfg).exists() and cert_path.exists() and key_path.exists():
         kept = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        if kept.not_valid_after_utc > now + datetime.timedelta(days=1):
+        names = kept.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+        if kept.not_valid_after_utc > now + datetime.timedelta(days=1) and names == server_names(cfg):
             return
     tls_dir(cfg).mkdir(parents=True, mode=0o700, exist_ok=True)
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30)

@@ -63,6 +63,9 @@ class LabConfig:
     # the hosts trust (hnlab.awstls), forwarded to the emulator: what real components reach as https://<service>.
     aws_api_ip: str = "10.100.0.21"
     aws_api_port: int = 443
+    # The ECR registries' host names (<account>.dkr.ecr.<region>.amazonaws.com) answer here, over TLS with the same
+    # lab CA, forwarded to the mirror's registry path (hnlab.pause: the sandbox image nodeadm init pulls).
+    registry_ip: str = "10.100.0.22"
 
     # Pod networks (Cilium cluster pool = remote pod networks).
     pod_cidr: str = "192.168.0.0/16"

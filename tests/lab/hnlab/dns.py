@@ -4,7 +4,8 @@ Debian's dnsmasq (dnsmasq-base) on the edge LAN's gateway address (cfg.edge_gate
   - names under amazonaws.com (hybrid-assets, STS, EKS, ECR, SSM, IAM Roles Anywhere, ...) are answered with the
     lab's AWS API address (cfg.aws_api_ip), reached across the VPN path, where the emulator answers over TLS with a lab
     CA the hosts trust (hnlab.awstls), as real components that use the real AWS host names need (the lab's cluster
-    endpoint is an address, cfg.eks_endpoint_ip, not a name);
+    endpoint is an address, cfg.eks_endpoint_ip, not a name); the ECR registries' names
+    (<account>.dkr.ecr.<region>.amazonaws.com) get cfg.registry_ip, the mirror's registry path behind the same front;
   - names under debian.org (the package archive the hosts' apt uses) are asked of the machine's resolver, and every
     address dnsmasq answers for them goes into the ipset ARCHIVE_SET, the only destinations the edge network's
     egress admits (hnlab.network);
@@ -50,11 +51,17 @@ def argv(cfg, resolver: str) -> list[str]:
             # Everything not named below: NXDOMAIN, asked of no one.
             "--address=/#/"]
     args += [f"--address=/{domain}/{cfg.aws_api_ip}" for domain in LAB_DOMAINS]
+    # The ECR registries (a more specific domain wins in dnsmasq): the registry path behind the same TLS front.
+    args.append(f"--address=/{registry_domain(cfg)}/{cfg.registry_ip}")
     for domain in ARCHIVE_DOMAINS:
         if resolver:
             args.append(f"--server=/{domain}/{resolver}")
         args.append(f"--ipset=/{domain}/{archive_set(cfg)}")
     return args
+
+
+def registry_domain(cfg) -> str:
+    return f"dkr.ecr.{cfg.region}.amazonaws.com"
 
 
 def _resolver() -> str:

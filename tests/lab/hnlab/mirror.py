@@ -48,6 +48,7 @@ import http.server
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,10 @@ STANDIN_SOURCE = LAB_DIR / "nodeadm_standin" / "nodeadm.py"
 PALETTE_STANDIN_SOURCE = LAB_DIR / "palette_standin" / "palette-agent-install.sh"
 PALETTE_INSTALLER_URL_PATH = "/palette/palette-agent-install.sh"
 ARCHES = ("amd64", "arm64")
+# The registry path (/v2/) of the mirror: the sandbox image (hnlab.pause) under this directory of the tree.
+REGISTRY_DIR = "registry"
+REGISTRY_PATH = re.compile(r"^/v2/(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*)/manifests/(?P<ref>[A-Za-z0-9_.:-]+)$")
+REGISTRY_BLOB = re.compile(r"^/v2/[a-z0-9]+(?:[._/-][a-z0-9]+)*/blobs/sha256:[0-9a-f]{64}$")
 FAULTS = ("checksum-mismatch",)
 # Placeholders in the stand-in source replaced when publishing.
 VERSION_MARK = 'VERSION = "v0.0.0-dev"'
@@ -214,6 +219,7 @@ def publish(cfg: LabConfig, base_url: str | None = None) -> Path:
         (rel / "ATTRIBUTION.txt").write_text("hybridnodes lab: nodeadm stand-in, not the real nodeadm\n")
     publish_real_nodeadm(cfg)
     publish_real_artifacts(cfg)
+    publish_registry(cfg)
     (root / "manifest.yaml").write_text(yaml.safe_dump(manifest(cfg, base_url), sort_keys=False))
     for key, fault in _read_faults(cfg).items():
         version, arch = key.split("/")
@@ -301,6 +307,21 @@ def _publish_file(src: Path, dest: Path) -> None:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     Path(f"{dest}.sha256").write_text(f"{digest.hexdigest()}  {dest.name}\n")
+
+
+def registry_root(cfg: LabConfig) -> Path:
+    """What the registry path /v2/ serves: <repository>/manifests/<tag or digest>, blobs/<digest>."""
+    return mirror_root(cfg) / REGISTRY_DIR
+
+
+def publish_registry(cfg: LabConfig) -> str | None:
+    """The sandbox image (hnlab.pause) in the registry path; its manifest digest, or None when gcc cannot build it."""
+    from hnlab import pause
+
+    try:
+        return pause.publish(cfg, registry_root(cfg))
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def publish_real_artifacts(cfg: LabConfig) -> Path | None:
@@ -460,6 +481,50 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format, *args):  # keep stderr quiet; errors still logged via log_request
         pass
+
+    # A read-only OCI distribution (registry v2) path over registry_root, for the sandbox image containerd pulls by
+    # the ECR registry's name (the lab's TLS front forwards that name here): /v2/ answers the API version check,
+    # manifests and blobs carry their media type and Docker-Content-Digest, as a registry sends them.
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.path.split("?", 1)[0].startswith("/v2/"):
+            return self._registry(body=True)
+        return super().do_GET()
+
+    def do_HEAD(self):  # noqa: N802 - http.server's name
+        if self.path.split("?", 1)[0].startswith("/v2/"):
+            return self._registry(body=False)
+        return super().do_HEAD()
+
+    def _registry(self, body: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        root = Path(self.directory) / REGISTRY_DIR
+        match = REGISTRY_PATH.match(path)
+        if path == "/v2/":
+            data, media = b"{}", "application/json"
+        elif match and ".." not in match["name"] and (root / match["name"] / "manifests" / match["ref"]).is_file():
+            data = (root / match["name"] / "manifests" / match["ref"]).read_bytes()
+            media = json.loads(data).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+        elif match is None and REGISTRY_BLOB.match(path) and (root / "blobs" / path.rsplit("/", 1)[1]).is_file():
+            data, media = (root / "blobs" / path.rsplit("/", 1)[1]).read_bytes(), "application/octet-stream"
+        else:
+            data = json.dumps({"errors": [{"code": "NAME_UNKNOWN" if "/manifests/" in path else "BLOB_UNKNOWN",
+                                           "message": "not in the lab registry"}]}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(data).hexdigest())
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
 
 
 def serve(root: str, host: str, port: int, log_path: str, ready: str | None = None, fd: int | None = None) -> None:

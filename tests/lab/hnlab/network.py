@@ -315,8 +315,9 @@ def start(cfg) -> dict:
                            (cfg.netns_eksapi, f"{p}-ek", cfg.eks_endpoint_ip)):
         add_netns(cfg, rec, name)
         attach(cfg, rec, name, link, cfg.bridge_vpc, "eth0", mtu, f"{ip}/{vpc_len}", cfg.vpn_gateway_vpc_ip)
-    # The AWS API host names' address (hnlab.awstls), beside the cluster endpoint's.
+    # The AWS API host names' address and the ECR registries' (hnlab.awstls), beside the cluster endpoint's.
     run(["ip", "addr", "replace", f"{cfg.aws_api_ip}/{vpc_len}", "dev", "eth0"], netns=cfg.netns_eksapi)
+    run(["ip", "addr", "replace", f"{cfg.registry_ip}/{vpc_len}", "dev", "eth0"], netns=cfg.netns_eksapi)
 
     # Site mirror on the edge LAN.
     add_netns(cfg, rec, cfg.netns_mirror)

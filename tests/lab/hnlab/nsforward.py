@@ -4,6 +4,7 @@ Listens (sockets created inside cfg.netns_eksapi through netns.py) on
   cfg.eks_endpoint_ip:cfg.eks_endpoint_port -> 127.0.0.1:cfg.apiserver_port
   cfg.eks_endpoint_ip:cfg.aws_endpoint_port -> 127.0.0.1:cfg.moto_port
   cfg.aws_api_ip:cfg.aws_api_port (TLS, hnlab.awstls's certificate) -> 127.0.0.1:cfg.moto_port
+  cfg.registry_ip:cfg.aws_api_port (TLS, the same) -> cfg.mirror_ip:cfg.mirror_port (its registry path, /v2/)
 while the process itself and its outgoing connections stay in the root
 namespace. A node reaches these only once its route to the VPC via the VPN
 server IP is in place, as in real life.
@@ -46,12 +47,13 @@ def routes(cfg) -> list[tuple[str, str, int, str, int]]:
         (cfg.netns_eksapi, cfg.eks_endpoint_ip, cfg.eks_endpoint_port, "127.0.0.1", cfg.apiserver_port),
         (cfg.netns_eksapi, cfg.eks_endpoint_ip, cfg.aws_endpoint_port, "127.0.0.1", cfg.moto_port),
         (cfg.netns_eksapi, cfg.aws_api_ip, cfg.aws_api_port, "127.0.0.1", cfg.moto_port),
+        (cfg.netns_eksapi, cfg.registry_ip, cfg.aws_api_port, cfg.mirror_ip, cfg.mirror_port),
     ]
 
 
 def _tls_context(cfg, ip: str):
     """The server TLS context of a route whose listener terminates TLS (the AWS API names), else None."""
-    if ip != cfg.aws_api_ip:
+    if ip not in (cfg.aws_api_ip, cfg.registry_ip):
         return None
     import ssl
 

@@ -149,3 +149,4 @@ def vpc_route(cfg, host: dict):
     finally:
         if "added" in added.stdout:
             ssh(cfg, host, f"ip route del {route}")
+

@@ -1,4 +1,5 @@
-"""What the lab tests share: a shell command on a lab host, a playbook run against the lab, and its recap."""
+"""What the lab tests share: a shell command on a lab host, a playbook run against the lab, and its recap; a Node
+read, awaited or deleted."""
 
 from __future__ import annotations
 
@@ -119,3 +120,49 @@ def recap(output: str) -> dict:
     found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
     assert found, output
     return {name: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts))) for name, *counts in found}
+
+
+def read_node(cfg, name: str):
+    """The Node NAME in the lab's API server, or None."""
+    from kubernetes import client as kube
+    from kubernetes.client.rest import ApiException
+
+    from .k8s import api_client
+
+    with api_client(cfg) as api:
+        try:
+            return kube.CoreV1Api(api).read_node(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def wait_node(cfg, name: str, check, timeout: float, diagnose=None):
+    """The Node once CHECK holds for it; on timeout an AssertionError with its conditions (and DIAGNOSE())."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    found = None
+    while time.monotonic() < deadline:
+        found = read_node(cfg, name)
+        if found is not None and check(found):
+            return found
+        time.sleep(2)
+    conditions = found.status.conditions if found is not None else "no Node"
+    raise AssertionError(f"Node {name}: not reached in {timeout:.0f}s: {conditions}\n"
+                         + (diagnose()[-4000:] if diagnose else ""))
+
+
+def delete_node(cfg, name: str) -> None:
+    from kubernetes import client as kube
+    from kubernetes.client.rest import ApiException
+
+    from .k8s import api_client
+
+    with api_client(cfg) as api:
+        try:
+            kube.CoreV1Api(api).delete_node(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

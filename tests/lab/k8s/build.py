@@ -26,7 +26,7 @@ import hnlab
 
 hnlab.require_checkout(Path(__file__).resolve().parents[1])
 
-from hnlab import gobuild  # noqa: E402
+from hnlab import gobuild, pause  # noqa: E402
 from hnlab.config import load  # noqa: E402
 
 APT_PACKAGES = ("etcd-server", "openssl")
@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even when the binaries are up to date")
     args = parser.parse_args()
     ensure_apt()
-    gobuild.build(load(), force=args.force)
+    cfg = load()
+    gobuild.build(cfg, force=args.force)
+    # The sandbox image's program, from the Kubernetes module the build above downloaded (C, built by gcc).
+    print(f"[pause-build] {pause.build(cfg)}", flush=True)
 
 
 if __name__ == "__main__":

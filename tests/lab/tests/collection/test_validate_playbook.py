@@ -71,19 +71,6 @@ def _node_names_by_ip(cfg, ips):
         return found
 
 
-def _node_by_name(cfg, name):
-    from kubernetes.client.rest import ApiException
-
-    kube, api_client = _kube(cfg)
-    with api_client as api:
-        try:
-            return kube.CoreV1Api(api).read_node(name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-
 def _cleanup(cfg, hosts, gateway, role_name, pod_routes, crd_was_there):
     from kubernetes.client.rest import ApiException
 
@@ -185,7 +172,7 @@ def site(lab, tmp_path_factory):
         # NotReady until then, turn Ready.
         testing.cilium_agent_daemonset(lab, present=True)
         _wait("every Node Ready once Cilium's DaemonSet selects it",
-              lambda: all(n and testing.ready(n) for n in (_node_by_name(lab, name) for name in names.values())))
+              lambda: all(n and testing.ready(n) for n in (testing.read_node(lab, name) for name in names.values())))
         # What routes.yml installs on the Linux VPN gateways (role vpn_gateway_routes): each pod CIDR via its node.
         for host in hosts:
             cidr = cidrs[names[host["ip"]]][0]

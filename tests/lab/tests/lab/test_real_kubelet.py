@@ -22,14 +22,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from hnlab import edge, k8s, network
 from hnlab.config import LAB_DIR
-from hnlab.testing import network_not_ready, ready, ssh
+from hnlab.testing import delete_node, network_not_ready, read_node, ready, ssh, wait_node
 
 pytestmark = pytest.mark.lab
 
@@ -82,30 +81,10 @@ def _kubelet_config(node_ip: str) -> dict:
     }
 
 
-def _node(cfg, name):
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-
-    with k8s.api_client(cfg) as api:
-        try:
-            return client.CoreV1Api(api).read_node(name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-
 def _wait_node(cfg, host, name, check, timeout):
-    deadline = time.monotonic() + timeout
-    node = None
-    while time.monotonic() < deadline:
-        node = _node(cfg, name)
-        if node is not None and check(node):
-            return node
-        time.sleep(2)
-    journal = ssh(cfg, host, f"journalctl -u {UNIT} --no-pager -n 40 2>&1; systemctl status containerd --no-pager 2>&1 | tail -5")
-    conditions = node.status.conditions if node is not None else "no Node"
-    pytest.fail(f"Node {name}: condition not reached in {timeout:.0f}s: {conditions}\n{journal.stdout[-4000:]}")
+    return wait_node(cfg, name, check, timeout, lambda: ssh(
+        cfg, host, f"journalctl -u {UNIT} --no-pager -n 40 2>&1; systemctl status containerd --no-pager 2>&1 | tail -5"
+    ).stdout)
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +126,7 @@ def kubelet_host(lab):
                        f"rm -rf {KUBELET} {CONF} {ROOT_DIR} {CNI_CONF} /opt/cni /var/lib/containerd /run/containerd; "
                        "rmdir /etc/cni/net.d /etc/cni 2>/dev/null; [ -L /dev/kmsg ] && rm -f /dev/kmsg; true",
             timeout=300)
-        from kubernetes import client
-
-        with k8s.api_client(lab) as api:
-            try:
-                client.CoreV1Api(api).delete_node(node_name)
-            except Exception:  # noqa: BLE001 - absent when the kubelet never registered
-                pass
+        delete_node(lab, node_name)
         network.restore_kubelet_sysctls(lab)
         if "added" in added_route.stdout:
             ssh(lab, spec, f"ip route del {route}")
@@ -193,7 +166,7 @@ def test_real_kubelet_registers_not_ready_until_a_cni_exists(lab, kubelet_host):
 def test_the_kubelet_stays_registered_with_the_node_identity(lab, kubelet_host):
     """Registered by the node identity (group system:nodes), as a hybrid node's kubelet is, and still posting."""
     host, name = kubelet_host
-    node = _node(lab, name)
+    node = read_node(lab, name)
     assert node is not None
     assert node.metadata.labels.get("kubernetes.io/hostname") == name
     internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]

@@ -6,12 +6,14 @@ manifest of nodeadm's own schema (hnlab.mirror.publish_real_artifacts): kubelet,
 ecr-credential-provider, aws-iam-authenticator and, for IAM Roles Anywhere, aws_signing_helper. containerd and iptables
 come from Debian's archive through the host's apt, as nodeadm's `distro` containerd source installs them.
 nodeadm reads an override manifest from a file or https only (docs/lab-real-nodeadm.md), so the host gets it as a file.
-Then the real `nodeadm init` configures the host for IAM Roles Anywhere from a NodeConfig that names the cluster's
-endpoint, CA and service CIDR (so init makes no EKS call); its IAM Roles Anywhere and STS checks reach the emulator by
-their real host names over TLS (hnlab.awstls), with credentials from the real aws_signing_helper's CreateSession for a
-node certificate of the trust anchor's CA. The run phase and the kubelet's authentication check are skipped: they
-need the sandbox image and the token webhook (docs/lab-real-nodeadm.md, steps 6 and 7). The one stand-in is sysctl,
-for the keys an nspawn container cannot write (hnlab.realnode).
+Then the real `nodeadm init`, every phase and check, joins the host for IAM Roles Anywhere from a NodeConfig that
+names the cluster's endpoint, CA and service CIDR (so init makes no EKS call): its IAM Roles Anywhere and STS checks
+reach the emulator by their real host names over TLS (hnlab.awstls), with credentials from the real aws_signing_helper's
+CreateSession for a node certificate of the trust anchor's CA; it pulls the sandbox image by the ECR registry's name
+(hnlab.pause, served by the mirror's registry path); it starts containerd and the real kubelet with its own units; the
+kubelet's aws-iam-authenticator token is accepted by the API server through the cluster's HYBRID_LINUX access entry
+(hnlab.authn), and its Node stays NotReady until a CNI configuration exists. The one stand-in is sysctl, for the keys
+an nspawn container cannot write (hnlab.realnode).
 The host is left as it was found: what install and init wrote is removed and the packages install added are purged.
 """
 
@@ -24,8 +26,9 @@ import json
 import pytest
 import yaml
 
-from hnlab import edge, mirror, realnode
-from hnlab.testing import ssh
+from hnlab import edge, mirror, network, realnode
+from hnlab.aws.clients import client
+from hnlab.testing import delete_node, network_not_ready, ready, ssh, wait_node
 
 pytestmark = pytest.mark.lab
 
@@ -119,24 +122,29 @@ def test_the_install_is_recorded_and_containerd_comes_from_debian(lab, installed
 
 
 NODE_CONFIG = "/etc/hnlab/nodeConfig.yaml"
-# What an nspawn host needs of the kubelet (tests/lab/tests/lab/test_real_kubelet.py), through NodeConfig's drop-in.
-KUBELET_CONFIG = {"cgroupDriver": "cgroupfs", "cgroupsPerQOS": False, "enforceNodeAllocatable": [], "failSwapOn": False}
-# Skipped (registered names, internal/validation): the run phase (it pulls eks/pause through ECR) and the kubelet's
-# authentication check (it needs the token webhook). The checks that reach IAM Roles Anywhere and STS run: nodeadm
-# dials them by their real names, and GetCallerIdentity takes credentials from the real aws_signing_helper's
-# CreateSession, over TLS with the lab CA the hosts trust (hnlab.awstls).
-SKIPS = "run,k8s-authentication-validation"
+CNI_CONF = "/etc/cni/net.d/10-hnlab-bridge.conflist"
+# What an nspawn host needs of the kubelet (tests/lab/tests/lab/test_real_kubelet.py), through NodeConfig's drop-in:
+# no QoS cgroup tree and nothing to enforce node allocatable on inside the container, swap allowed.
+KUBELET_CONFIG = {"cgroupsPerQOS": False, "enforceNodeAllocatable": [], "failSwapOn": False}
+REGISTER_TIMEOUT, READY_TIMEOUT = 180.0, 120.0
 
 
 @pytest.fixture(scope="module")
 def initialised(lab, installed):
+    """The real init, every phase and check: AWS checks by the real names over TLS, the sandbox image pulled through
+    CRI from the ECR registry's name, containerd and the kubelet started by nodeadm's own units, the kubelet's token
+    accepted by the API server through the cluster's HYBRID_LINUX access entry."""
     host, result, _manifest, _present = installed
     _ok(result)
     realnode.install_sysctl_standin(lab, host)
     name = host["name"]
     ca, ca_key = realnode.make_ca()
     arns = realnode.rolesanywhere_setup(lab, ca, f"hnlab-init-{name}")
+    eks = client(lab, "eks")
+    eks.create_access_entry(clusterName=lab.cluster_name, principalArn=arns["roleArn"], type="HYBRID_LINUX")
     doc = realnode.iam_ra_node_config(lab, name, arns, KUBELET_CONFIG)
+    # kubelet's protectKernelDefaults (nodeadm sets it) needs these kernel values: set on the machine while it runs.
+    network.set_kubelet_sysctls(lab)
     try:
         # The node certificate where NodeConfig names it, issued by the trust anchor's CA (CN = node name).
         root = edge.host_root(lab, name)
@@ -146,13 +154,19 @@ def initialised(lab, installed):
         (root / "etc/iam/pki/server.key").write_bytes(key_pem)
         (root / "etc/iam/pki/server.key").chmod(0o600)
         (root / NODE_CONFIG.lstrip("/")).write_text(json.dumps(doc))
+        _ok(ssh(lab, host, "[ -e /dev/kmsg ] || ln -s /dev/console /dev/kmsg"))
         with realnode.vpc_route(lab, host):
-            init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --skip {SKIPS} "
-                                  f"--manifest-override file://{MANIFEST}", timeout=300)
+            init = ssh(lab, host, f"{REAL} init --config-source file://{NODE_CONFIG} --manifest-override file://{MANIFEST}",
+                       timeout=600)
             yield host, init, doc
     finally:
-        ssh(lab, host, f"rm -rf {' '.join(realnode.INIT_WRITES)} /etc/iam {NODE_CONFIG}; "
-                       f"{realnode.remove_sysctl_standin_command()}")
+        ssh(lab, host, "systemctl disable --now kubelet containerd 2>/dev/null; "
+                       f"rm -rf {' '.join(realnode.INIT_WRITES)} /etc/iam {NODE_CONFIG} {CNI_CONF}; "
+                       f"{realnode.remove_sysctl_standin_command()}; [ -L /dev/kmsg ] && rm -f /dev/kmsg; true",
+            timeout=120)
+        delete_node(lab, name)
+        network.restore_kubelet_sysctls(lab)
+        eks.delete_access_entry(clusterName=lab.cluster_name, principalArn=arns["roleArn"])
         realnode.rolesanywhere_cleanup(lab, arns)
 
 
@@ -174,11 +188,13 @@ def _json(lab, host, path):
 def test_the_real_nodeadm_init_configures_the_host_for_iam_roles_anywhere(lab, initialised):
     host, init, doc = initialised
     _ok(init)
-    # Its AWS checks ran and passed: the IAM Roles Anywhere endpoint dial, and GetCallerIdentity with the node's
-    # credentials, which runs only once the STS endpoint answers (internal/iamrolesanywhere/validate.go,
-    # internal/aws/sts/validate.go; the names nodeadm logs them under, internal/validation/logger_printer.go).
+    # Its checks ran and passed: the IAM Roles Anywhere endpoint dial, GetCallerIdentity with the node's credentials
+    # (it runs only once the STS endpoint answers), and the kubelet's kubeconfig against the API server
+    # (internal/iamrolesanywhere/validate.go, internal/aws/sts/validate.go, internal/kubernetes/validate.go; the names
+    # nodeadm logs them under, internal/validation/logger_printer.go).
     passed = {line.get("validation") for line in _log(init) if line.get("msg") == "Validation passed"}
     assert {"iam-roles-anywhere-endpoint-access", "sts-authentication"} <= passed, (passed, init.stderr[-3000:])
+    assert not [line for line in _log(init) if line.get("msg") == "Validation failed"], init.stderr[-3000:]
     ra = doc["spec"]["hybrid"]["iamRolesAnywhere"]
     aws = _ok(ssh(lab, host, "cat /etc/aws/hybrid/config")).stdout
     # internal/iamrolesanywhere/aws_config.tpl: the signing helper is the credential process, session name = node name.
@@ -223,3 +239,29 @@ def test_the_sysctl_aspect_ran_through_the_stand_in_for_read_only_keys_alone(lab
     denied = _ok(ssh(lab, host, f"cat {realnode.SYSCTL_RECORD}/denied")).stdout
     for line in ("vm.overcommit_memory = 1", "kernel.panic = 10", "kernel.panic_on_oops = 1"):
         assert line in denied.splitlines(), denied
+
+
+def test_the_real_kubelet_registers_its_node_not_ready_until_a_cni_exists(lab, initialised):
+    host, init, _doc = initialised
+    _ok(init)
+    name = host["name"]
+    node = wait_node(lab, name, network_not_ready, REGISTER_TIMEOUT,
+                              lambda: ssh(lab, host, "journalctl -u kubelet --no-pager -n 40").stdout)
+    assert node.status.node_info.kubelet_version == lab.real_kubernetes_version
+    assert node.status.node_info.container_runtime_version.startswith("containerd://")
+    # The API server knew the kubelet as the node itself, through the access entry (hnlab.authn's log).
+    assert f'"user": "system:node:{name}"' in (lab.state_dir / "logs" / "authn.log").read_text()
+    # nodeadm pulled the sandbox image by the ECR registry's name before it started the kubelet.
+    images = _ok(ssh(lab, host, "ctr -n k8s.io images ls -q")).stdout.split()
+    assert "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.5" in images, images
+    # A CNI configuration (the CNI plugins nodeadm installed) and the runtime reports its network ready.
+    (edge.host_root(lab, name) / CNI_CONF.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (edge.host_root(lab, name) / CNI_CONF.lstrip("/")).write_text(json.dumps({
+        "cniVersion": "1.0.0", "name": "hnlab-bridge",
+        "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False,
+                     "ipam": {"type": "host-local", "ranges": [[{"subnet": "192.168.251.0/24"}]]}},
+                    {"type": "loopback"}]}))
+    node = wait_node(lab, name, ready, READY_TIMEOUT,
+                              lambda: ssh(lab, host, "journalctl -u kubelet --no-pager -n 40").stdout)
+    (condition,) = [c for c in node.status.conditions if c.type == "Ready"]
+    assert condition.reason == "KubeletReady"
