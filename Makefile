@@ -7,6 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 HOSTS ?= 3
+# The lab's profile for lab-up (docs/lab.md): light (the stand-ins) or real (the real nodeadm and kubelet).
+PROFILE ?= light
 HOST ?= edge01
 SCENARIO ?= default
 SLICE_HOSTS ?= 9
@@ -59,8 +61,8 @@ awx-slices-test: setup ## AWX job slicing on a lab of SLICE_HOSTS (9) edge hosts
 ee-context: setup ## The execution environment's build context in build/ee/context (needs EE_BASE_IMAGE_SHA256).
 	@scripts/ee-context.sh
 
-lab-up: setup ## Start the lab with HOSTS edge hosts (default 3).
-	@$(PY) tests/lab/labctl.py up --hosts $(HOSTS)
+lab-up: setup ## Start the lab with HOSTS edge hosts (default 3), in PROFILE (light, or real).
+	@$(PY) tests/lab/labctl.py up --hosts $(HOSTS) --profile $(PROFILE)
 
 lab-down: setup ## Stop the lab; leaves nothing behind.
 	@$(PY) tests/lab/labctl.py down

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH"
 PY=${VENV:-.venv}/bin/python
 HOSTS=${HOSTS:-3}
+# real: the real nodeadm, kubelet and containerd join over IAM Roles Anywhere; light: the stand-ins (docs/lab.md).
+PROFILE=${PROFILE:-real}
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -17,10 +19,10 @@ say "Building the lab's one-time caches (first run only: a few minutes)"
 lab_status=$("$PY" tests/lab/labctl.py status --json 2>/dev/null \
   | "$PY" -c 'import json, sys; print((json.load(sys.stdin).get("lab") or {}).get("status", "down"))' 2>/dev/null || echo down)
 if [ "$lab_status" = up ] && [ -f inventories/lab/hosts.yml ]; then
-  say "A lab is already running: reusing it"
+  say "A lab is already running: reusing it, in the profile it was started with ($(sed -n 's/^# .*(profile \(.*\)).*/\1/p' inventories/lab/hosts.yml))"
 else
-  say "Starting the lab with $HOSTS edge hosts"
-  "$PY" tests/lab/labctl.py up --hosts "$HOSTS"
+  say "Starting the lab with $HOSTS edge hosts (profile $PROFILE)"
+  "$PY" tests/lab/labctl.py up --hosts "$HOSTS" --profile "$PROFILE"
 fi
 "$PY" tests/lab/labctl.py status
 
@@ -32,8 +34,21 @@ export ANSIBLE_CONFIG="$PWD/tests/lab/ansible.cfg"
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 REPORTS=${REPORTS:-reports}
 
-say "Running the workflow over the lab: playbooks/site.yml, stage by stage (the PLAY lines)"
-ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml --skip-tags validate
+# The lab's kubectl (its pinned Kubernetes release) and admin kubeconfig.
+read -r KUBECTL KUBECONFIG_LAB < <("$PY" -c 'from hnlab.config import load; c = load(); print(c.kubectl_binary, c.kubeconfig)')
+nodes() { "$KUBECTL" --kubeconfig "$KUBECONFIG_LAB" get nodes -o wide || true; }
+
+say "Running the workflow over the lab: playbooks/site.yml stages 1 to 6, up to the join (the PLAY lines)"
+ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml --skip-tags cilium,routes,validate
+
+say "The Nodes after the join: registered, NotReady until their CNI runs"
+nodes
+
+say "Stages 7 and 8: Cilium, then the routes"
+ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml --tags cilium,routes
+
+say "The Nodes after Cilium: Ready"
+nodes
 
 say "Validating: playbooks/validate.yml (reports in $REPORTS/)"
 rc=0

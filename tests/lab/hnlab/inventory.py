@@ -17,6 +17,12 @@ import yaml
 from . import cilium_manifest
 
 POOLS = ("pool_a", "pool_b")
+# The lab's profiles (docs/lab.md): "light" joins with the nodeadm stand-in (its kubelet stand-in; fits 50 hosts on
+# 2 cores); "real" joins with the real nodeadm, kubelet and containerd over IAM Roles Anywhere (real_profile_vars).
+PROFILES = ("light", "real")
+# What the real kubelet needs of its configuration inside an nspawn host (tests/lab/tests/lab/test_real_kubelet.py):
+# no QoS cgroup tree and nothing to enforce node allocatable on, swap allowed. NodeConfig's spec.kubelet.config.
+REAL_KUBELET_CONFIG = {"cgroupsPerQOS": False, "enforceNodeAllocatable": [], "failSwapOn": False}
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -42,7 +48,32 @@ def validate_vars(cfg) -> dict:
     }
 
 
-def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
+def real_profile_vars(cfg) -> dict:
+    """The cluster variables that differ in the real profile: the real nodeadm at the control plane's minor, with the
+    mirror's manifest of the real artifacts (copied onto the hosts by the nodeadm role), IAM Roles Anywhere with the
+    lab site's CA (hnlab.realnode), the kubelet settings nspawn needs."""
+    from . import mirror, realnode
+
+    ca_cert, ca_key = realnode.site_ca_paths(cfg)
+    return {
+        "hybrid_kubernetes_version": cfg.cluster_kubernetes_version,
+        "hybrid_credential_provider": "iam-ra",
+        "hybrid_iam_ra_ca_certificate_path": str(ca_cert),
+        "hybrid_iam_ra_ca_private_key_path": str(ca_key),
+        "hybrid_nodeadm_version": cfg.real_nodeadm_version,
+        "hybrid_nodeadm_manifest_file": str(mirror.real_manifest_path(cfg)),
+        "hybrid_kubelet_config": dict(REAL_KUBELET_CONFIG),
+    }
+
+
+def profile_path(cfg, profile: str) -> Path:
+    """Each profile's inventory of the running lab (cfg.inventory_path is the one `up` was asked for)."""
+    return Path(cfg.inventory_path).with_name(f"{profile}.yml")
+
+
+def build(cfg, hosts: list[dict], seed: dict | None = None, profile: str = "light") -> dict:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown lab profile {profile!r}: one of {', '.join(PROFILES)}")
     seed = seed or {}
     edges = [h for h in hosts if h["kind"] == "edge"]
     gateways = [h for h in hosts if h["kind"] == "vpngw"]
@@ -105,7 +136,10 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "ansible_python_interpreter": "/usr/bin/python3",
     }
+    if profile == "real":
+        cluster.update(real_profile_vars(cfg))
     lab_vars = {
+        "lab_profile": profile,
         "lab_cloud_worker_ip": cfg.cloud_worker_ip,
         # The VPN connection is attached to the virtual private gateway, which the route tables use
         # (hybrid_vpn_gateway_id); the emulator's transit gateway is there for the transit gateway tests.
@@ -136,14 +170,21 @@ def build(cfg, hosts: list[dict], seed: dict | None = None) -> dict:
     }}
 
 
-def write(cfg, hosts: list[dict], seed: dict | None = None) -> Path:
-    path = Path(cfg.inventory_path)
+def _write_file(path: Path, doc: dict, profile: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# Written by tests/lab/hnlab/inventory.py for the running lab; `labctl down` removes it.\n"
-            + yaml.dump(build(cfg, hosts, seed), Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False))
+    text = (f"# Written by tests/lab/hnlab/inventory.py for the running lab (profile {profile}); `labctl down` removes "
+            "it.\n" + yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False))
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def write(cfg, hosts: list[dict], seed: dict | None = None, profile: str = "light") -> Path:
+    """cfg.inventory_path in PROFILE (and its link), and every profile's own file (profile_path)."""
+    for each in PROFILES:
+        _write_file(profile_path(cfg, each), build(cfg, hosts, seed, each), each)
+    path = Path(cfg.inventory_path)
+    _write_file(path, build(cfg, hosts, seed, profile), profile)
     _link(Path(cfg.inventory_link), path)
     return path
 
@@ -160,12 +201,13 @@ def _link(link: Path, target: Path) -> None:
 
 def remove(cfg) -> None:
     """The inventory and its link (a link left dangling by a lab that went away without `down` too)."""
-    for path in (Path(cfg.inventory_link), Path(cfg.inventory_path)):
+    for path in (Path(cfg.inventory_link), Path(cfg.inventory_path), *(profile_path(cfg, p) for p in PROFILES)):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
 
 def leftovers(cfg) -> list[str]:
     """What of the inventory is on disk (nothing once the lab is down)."""
-    return [f"inventory {path}" for path in (Path(cfg.inventory_link), Path(cfg.inventory_path))
+    return [f"inventory {path}" for path in (Path(cfg.inventory_link), Path(cfg.inventory_path),
+                                             *(profile_path(cfg, p) for p in PROFILES))
             if os.path.lexists(path)]

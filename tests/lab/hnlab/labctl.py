@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 from . import config as config_mod
-from . import awstls, cilium_manifest, edge, inventory, network, nsforward
+from . import awstls, cilium_manifest, edge, inventory, network, nsforward, realnode
 from . import netns as ns
 
 COMPONENTS = ("dns", "k8s", "aws", "nsforward", "mirror", "cilium_operator")
@@ -106,16 +106,19 @@ def _load_seed(cfg) -> dict:
         return {}
 
 
-def write_inventory(cfg, seed: dict | None = None) -> Path:
+def write_inventory(cfg, seed: dict | None = None, profile: str | None = None) -> Path:
     """The running lab's inventory (cfg.inventory_path) and its link cfg.inventory_link, from its hosts and AWS seed
-    (the recorded one when not given): at `up`, and for a lab that is up without it (one brought up when the
-    inventory was a file in the source tree)."""
-    return inventory.write(cfg, edge.load_hosts(cfg), _load_seed(cfg) if seed is None else seed)
+    (the recorded one when not given), in its profile (the recorded one when not given): at `up`, and for a lab that
+    is up without it (one brought up when the inventory was a file in the source tree)."""
+    profile = profile or (read_lab(cfg) or {}).get("profile") or "light"
+    return inventory.write(cfg, edge.load_hosts(cfg), _load_seed(cfg) if seed is None else seed, profile)
 
 
-def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
+def up(cfg, hosts: int, skip: tuple = (), log=print, profile: str = "light") -> dict:
     if not 1 <= hosts <= cfg.max_hosts:
         raise LabError(f"--hosts must be 1..{cfg.max_hosts}, got {hosts}")
+    if profile not in inventory.PROFILES:
+        raise LabError(f"--profile must be one of {', '.join(inventory.PROFILES)}, got {profile}")
     with _locked(cfg):
         present = is_running(cfg)
         if present:
@@ -171,12 +174,16 @@ def up(cfg, hosts: int, skip: tuple = (), log=print) -> dict:
             step("lab CA of the AWS API names on the edge hosts", awstls.trust_on_hosts, cfg)
         # The rendered Cilium manifest the lab inventory's cilium_manifest_path names (roles/cilium, method manifest).
         step("cilium manifest", cilium_manifest.write, cfg)
-        step("inventory", write_inventory, cfg, seed)
+        # The site CA of the real profile's IAM Roles Anywhere (its inventory names it; cheap, so every lab has it).
+        step("IAM Roles Anywhere site CA", realnode.make_site_ca, cfg)
+        if profile == "real":
+            step("edge hosts prepared for the real nodeadm and kubelet", realnode.prepare_hosts, cfg)
+        step("inventory", write_inventory, cfg, seed, profile)
         timings["total"] = round(time.monotonic() - t_all, 1)
-        data = {"status": "up", "hosts": hosts, "started": time.time(), "timings": timings,
+        data = {"status": "up", "hosts": hosts, "profile": profile, "started": time.time(), "timings": timings,
                 "network": net, "edge": hinfo, "components": started, "errors": errors}
         _write_lab(cfg, data)
-        log(f"lab up: {hosts} edge hosts + vpngw in {timings['total']}s "
+        log(f"lab up ({profile}): {hosts} edge hosts + vpngw in {timings['total']}s "
             f"(hosts ssh-ready {hinfo['ssh_ready_s']}s); inventory {cfg.inventory_path}")
         if errors:
             raise LabError("lab is up but components failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -293,6 +300,8 @@ def main(argv=None) -> int:
     p_up = sub.add_parser("up")
     p_up.add_argument("--hosts", type=int, default=None)
     p_up.add_argument("--skip", default="", help="comma-separated components not to start")
+    p_up.add_argument("--profile", default=os.environ.get("HNLAB_PROFILE", "light"), choices=inventory.PROFILES,
+                      help="the inventory's joins: real nodeadm and kubelet (real) or the stand-ins (light)")
     sub.add_parser("down")
     p_st = sub.add_parser("status")
     p_st.add_argument("--json", action="store_true")
@@ -306,7 +315,7 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "up":
             hosts = args.hosts if args.hosts is not None else cfg.default_hosts
-            up(cfg, hosts, tuple(s for s in args.skip.split(",") if s))
+            up(cfg, hosts, tuple(s for s in args.skip.split(",") if s), profile=args.profile)
         elif args.cmd == "down":
             down(cfg)
         elif args.cmd == "status":

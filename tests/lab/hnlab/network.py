@@ -153,16 +153,24 @@ KUBELET_SYSCTLS = {
 }
 
 
-def set_kubelet_sysctls(cfg) -> None:
+def set_kubelet_sysctls(cfg, hold: bool = False) -> None:
+    """Set them on the machine; with HOLD (real kubelets for the rest of the lab's life, a real profile), until stop()
+    alone: restore_kubelet_sysctls then leaves them."""
     rec = _Recorder(cfg)
     for key, value in KUBELET_SYSCTLS.items():
         if Path("/proc/sys/" + key.replace(".", "/")).read_text().strip() != str(value):
             rec.sysctl(key, str(value))
+    if hold:
+        st = _load(cfg)
+        st["kubelet_sysctls_held"] = True
+        _save(cfg, st)
 
 
 def restore_kubelet_sysctls(cfg) -> None:
-    """Put back the values set_kubelet_sysctls changed, and forget them."""
+    """Put back the values set_kubelet_sysctls changed, and forget them (unless held until the lab stops)."""
     st = _load(cfg)
+    if st.get("kubelet_sysctls_held"):
+        return
     for key in KUBELET_SYSCTLS:
         old = st["sysctl"].pop(key, None)
         if old is not None:
@@ -430,5 +438,5 @@ def status(cfg) -> dict:
         "bridges": {b: _link_exists(b) for b in (cfg.bridge_edge, cfg.bridge_vpc)},
         "namespaces": {n: ns.netns_exists(n) for n in
                        (cfg.netns_vpngw, cfg.netns_worker, cfg.netns_eksapi, cfg.netns_mirror)},
-        "recorded": {k: len(v) for k, v in st.items()},
+        "recorded": {k: len(v) for k, v in st.items() if isinstance(v, (list, dict))},
     }

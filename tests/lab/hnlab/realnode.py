@@ -65,7 +65,7 @@ def ca_pem(described: dict) -> str:
 
 
 # ------------------------------------------------------------------ IAM Roles Anywhere for a real node
-def make_ca(name: str = "hnlab node CA"):
+def make_ca(name: str = "hnlab node CA", days: int = 2):
     """(certificate, key) of a CA that issues node certificates, as a site's own PKI would."""
     import datetime
 
@@ -79,7 +79,7 @@ def make_ca(name: str = "hnlab node CA"):
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
+            .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
@@ -150,3 +150,45 @@ def vpc_route(cfg, host: dict):
         if "added" in added.stdout:
             ssh(cfg, host, f"ip route del {route}")
 
+
+
+# ------------------------------------------------------------------ the real profile (hnlab.inventory)
+def prepare_hosts(cfg, hosts: list[dict] | None = None) -> int:
+    """What every edge host needs for the real nodeadm and kubelet that a real host has: the sysctl stand-in (above),
+    /dev/kmsg (the kubelet's OOM watcher reads it; nspawn has none: a link to the console, as lab recipes say), and the
+    kernel values the kubelet insists on, set on the machine until the lab stops (hnlab.network). Returns the count."""
+    from . import edge, network
+    from .testing import ssh
+
+    network.set_kubelet_sysctls(cfg, hold=True)
+    count = 0
+    for spec in hosts if hosts is not None else edge.load_hosts(cfg):
+        if spec["kind"] != "edge":
+            continue
+        install_sysctl_standin(cfg, spec)
+        result = ssh(cfg, spec, "[ -e /dev/kmsg ] || ln -s /dev/console /dev/kmsg")
+        if result.returncode != 0:
+            raise RuntimeError(f"{spec['name']}: /dev/kmsg: {result.stderr}")
+        count += 1
+    return count
+
+
+def site_ca_paths(cfg) -> tuple:
+    """(certificate, key) of the lab site's IAM Roles Anywhere CA (the real profile's hybrid_iam_ra_ca_*_path)."""
+    directory = cfg.state_dir / "iam-ra"
+    return directory / "ca.pem", directory / "ca.key"
+
+
+def make_site_ca(cfg) -> tuple:
+    """The site CA that issues the node certificates in the real profile, made once per lab."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert_path, key_path = site_ca_paths(cfg)
+    if not (cert_path.exists() and key_path.exists()):
+        cert_path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        ca, key = make_ca(f"{cfg.cluster_name} lab site CA", days=365)
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        cert_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path

@@ -108,9 +108,16 @@ def test_inventory_in_the_state_dir_and_the_documented_path_a_link_to_it(tmp_pat
     assert cfg.inventory_link.is_symlink() and cfg.inventory_link.resolve() == path.resolve()
     assert yaml.safe_load(cfg.inventory_link.read_text()) == yaml.safe_load(path.read_text())
     assert sorted(p.name for p in cfg.inventory_link.parent.iterdir()) == ["hosts.yml"]  # no .tmp left
-    assert inventory.leftovers(cfg) == [f"inventory {cfg.inventory_link}", f"inventory {path}"]
+    profiles = [inventory.profile_path(cfg, profile) for profile in inventory.PROFILES]
+    assert inventory.leftovers(cfg) == [f"inventory {p}" for p in (cfg.inventory_link, path, *profiles)]
+    # Each profile's inventory beside it: hosts.yml is the light one (up's default), real.yml the real one.
+    assert yaml.safe_load(profiles[0].read_text()) == yaml.safe_load(path.read_text())
+    real = yaml.safe_load(profiles[1].read_text())["all"]["vars"]
+    assert real["hybrid_credential_provider"] == "iam-ra" and real["hybrid_nodeadm_version"] == cfg.real_nodeadm_version
+    assert real["hybrid_kubernetes_version"] == cfg.cluster_kubernetes_version
 
-    path.unlink()  # a lab gone without `down`: the link dangles, and is still a leftover
+    for leftover in (path, *profiles):  # a lab gone without `down`: the link dangles, and is still a leftover
+        leftover.unlink()
     assert inventory.leftovers(cfg) == [f"inventory {cfg.inventory_link}"]
     inventory.remove(cfg)
     assert inventory.leftovers(cfg) == [] and not os.path.lexists(cfg.inventory_link)
