@@ -115,7 +115,8 @@ options:
     default: false
   ports:
     description:
-      - The ports that must be free, as V(tcp/PORT) or V(udp/PORT).
+      - The ports that must be free, as V(tcp/PORT) or V(udp/PORT). On a host that has joined, a port held by its
+        own component passes (the kubelet on tcp/10250, kube-proxy on tcp/10256, Cilium's agent on tcp/4240).
     type: list
     elements: str
     default: [tcp/10250, tcp/10256, tcp/4240, udp/8472]
@@ -387,8 +388,8 @@ def parse_port(text):
     proto, _sep, port = str(text).partition("/")
     if proto not in ("tcp", "udp") or not port.isdigit() or not 0 < int(port) < 65536:
         return None
-    uses = {10250: "kubelet", 10256: "kube-proxy health", 4240: "Cilium health", 8472: "Cilium VXLAN"}
-    return {"proto": proto, "port": int(port), "use": uses.get(int(port), "EKS")}
+    known = [dict(want) for want in pf.DEFAULT_PORTS if want["proto"] == proto and want["port"] == int(port)]
+    return known[0] if known else {"proto": proto, "port": int(port), "use": "EKS"}
 
 
 def split_endpoint(text):

@@ -66,9 +66,12 @@ COMMANDS = {
 }
 BASE_COMMANDS = ("bash", "jq", "zstd", "rsync", "systemd", "iptables", "rsyslog")
 
-DEFAULT_PORTS = ({"proto": "tcp", "port": 10250, "use": "kubelet"},
-                 {"proto": "tcp", "port": 10256, "use": "kube-proxy health"},
-                 {"proto": "tcp", "port": 4240, "use": "Cilium health"},
+# "owners": the processes (their comm) that hold the port on a host that has joined already; a re-run finds the
+# kubelet nodeadm started on 10250, and that is no conflict. The VXLAN port is the kernel's (no process) once Cilium
+# runs, which a preflight cannot tell from another overlay's, so it has none.
+DEFAULT_PORTS = ({"proto": "tcp", "port": 10250, "use": "kubelet", "owners": ("kubelet",)},
+                 {"proto": "tcp", "port": 10256, "use": "kube-proxy health", "owners": ("kube-proxy",)},
+                 {"proto": "tcp", "port": 4240, "use": "Cilium health", "owners": ("cilium-agent",)},
                  {"proto": "udp", "port": 8472, "use": "Cilium VXLAN"})
 
 
@@ -501,14 +504,15 @@ def check_address(addresses, nic, remote_node_cidrs):
 
 
 def check_ports(listeners, ports):
-    """listeners: [{proto, port, pid, name}]; ports: [{proto, port, use}]."""
+    """listeners: [{proto, port, pid, name}]; ports: [{proto, port, use, owners}]."""
     checks = []
     for want in ports:
         holders = [item for item in listeners if item["proto"] == want["proto"] and item["port"] == int(want["port"])]
         who = ", ".join("%s (pid %s)" % (h.get("name") or "?", h.get("pid") or "?") for h in holders)
-        checks.append(check("port:%s/%s" % (want["proto"], want["port"]), not holders, "hard",
-                            "%s/%s (%s) is %s" % (want["proto"], want["port"], want.get("use", ""),
-                                                  "taken by %s" % who if holders else "free"),
+        owned = bool(holders) and all(h.get("name") in want.get("owners", ()) for h in holders)
+        state = "held by %s, its own (the host has joined)" % who if owned else "taken by %s" % who if holders else "free"
+        checks.append(check("port:%s/%s" % (want["proto"], want["port"]), owned or not holders, "hard",
+                            "%s/%s (%s) is %s" % (want["proto"], want["port"], want.get("use", ""), state),
                             "Stop or reconfigure %s so that %s/%s is free for %s." % (
                                 who, want["proto"], want["port"], want.get("use", "EKS"))))
     return checks

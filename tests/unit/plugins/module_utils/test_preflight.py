@@ -193,6 +193,20 @@ def test_taken_ports_name_the_process():
     assert "Stop or reconfigure python3 (pid 812)" in item["fix"]
 
 
+def test_a_port_held_by_its_own_component_passes_on_a_joined_host():
+    # A re-run on a host the real nodeadm joined: the kubelet it started listens on 10250.
+    listeners = [{"proto": "tcp", "port": 10250, "pid": 1395, "name": "kubelet"}]
+    checks, failed, _warnings = run({"listeners": listeners})
+    assert "port:tcp/10250" not in failed
+    item = next(c for c in checks if c["name"] == "port:tcp/10250")
+    assert item["ok"] and item["message"] == "tcp/10250 (kubelet) is held by kubelet (pid 1395), its own (the host has joined)"
+    # Another process on the kubelet's port, or the kubelet on another component's, is still refused.
+    listeners = [{"proto": "tcp", "port": 10250, "pid": 1395, "name": "kubelet"},
+                 {"proto": "tcp", "port": 10250, "pid": 9, "name": "nginx"},
+                 {"proto": "tcp", "port": 4240, "pid": 1395, "name": "kubelet"}]
+    assert run({"listeners": listeners})[1] == ["port:tcp/10250", "port:tcp/4240"]
+
+
 def test_unreachable_endpoint_and_skipped_network_checks():
     checks, failed, _warnings = run({"endpoints": [{"endpoint": "10.100.0.20:443", "ok": False, "error": "timed out"}]},
                                     proxy="http://proxy:3128")

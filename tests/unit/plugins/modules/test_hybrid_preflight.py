@@ -94,3 +94,12 @@ def test_no_firewall_and_the_new_options(capsys, tmp_path, monkeypatch):
     assert names["firewall"]["ok"] is True
     assert names["docker_absent"]["severity"] == "hard"
     assert names["kernel"]["severity"] == "soft"  # no cilium_version: the strictest minimum, as a warning
+
+
+def test_a_port_of_the_list_knows_its_component_and_owner():
+    from ansible_collections.hybridnodes.eks.plugins.modules import hybrid_preflight as module
+
+    assert module.parse_port("tcp/10250") == {"proto": "tcp", "port": 10250, "use": "kubelet", "owners": ("kubelet",)}
+    assert module.parse_port("udp/8472") == {"proto": "udp", "port": 8472, "use": "Cilium VXLAN"}
+    assert module.parse_port("tcp/9100") == {"proto": "tcp", "port": 9100, "use": "EKS"}
+    assert module.parse_port("sctp/1") is None
