@@ -7,7 +7,9 @@ edge host of the running lab is prepared as the real profile prepares them (hnla
     yet (KubeletNotReady, the runtime's network not ready), with the pinned kubelet and containerd from Debian;
   - stages 7 and 8 (Cilium, routes) pass, and every Node is Ready: Cilium's agent (the lab's stand-in, selected by the
     DaemonSet the cilium role deployed) wrote each host's CNI configuration;
-  - the validation reports PASSED.
+  - the validation reports PASSED;
+  - and not one packet tried to leave the lab meanwhile (the egress refusal counter, hnlab.network, stays where it was):
+    every AWS name the real components used was answered inside the lab.
 Named to run last before the lab goes down (tests/lab/tests/conftest.py orders by file name): the hosts stay joined,
 and `down` removes them with everything the run made.
 """
@@ -19,7 +21,7 @@ import os
 
 import pytest
 
-from hnlab import edge, inventory, realnode
+from hnlab import edge, inventory, network, realnode
 from hnlab.testing import REPO, network_not_ready, play, ready, recap, ssh, wait_node
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
@@ -36,7 +38,8 @@ def site(lab, tmp_path_factory):
     path = inventory.profile_path(lab, "real")
     if not path.exists():
         pytest.fail(f"{path} missing: the lab writes each profile's inventory at up")
-    return {"inventory": path, "hosts": hosts, "reports": tmp_path_factory.mktemp("reports")}
+    return {"inventory": path, "hosts": hosts, "reports": tmp_path_factory.mktemp("reports"),
+            "refused": network.egress_refused(lab)}
 
 
 def _journal(lab, host):
@@ -66,3 +69,4 @@ def test_cilium_makes_every_node_ready_and_the_validation_passes(lab, site):
     assert code == 0, output[-8000:]
     report = json.loads((site["reports"] / "validate.json").read_text())
     assert "**Result: PASSED**" in (site["reports"] / "validate.md").read_text(), report
+    assert network.egress_refused(lab) == site["refused"], "a packet tried to leave the lab during the real site run"
