@@ -28,10 +28,15 @@ INIT_WRITES = ("/etc/aws/hybrid", "/etc/containerd", "/etc/kubernetes", "/var/li
                "/etc/modules-load.d/containerd.conf", "/eks-hybrid")
 
 
+def sysctl_standin_program() -> bytes:
+    """The stand-in as the hosts run it: its source with the hosts' Python as interpreter."""
+    return b"#!/usr/bin/python3\n" + SYSCTL_STANDIN.read_bytes()
+
+
 def install_sysctl_standin(cfg, host: dict) -> None:
     path = host_root(cfg, host["name"]) / SYSCTL_PATH.lstrip("/")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(SYSCTL_STANDIN.read_bytes())
+    path.write_bytes(sysctl_standin_program())
     path.chmod(0o755)
 
 
@@ -149,7 +154,6 @@ def vpc_route(cfg, host: dict):
     finally:
         if "added" in added.stdout:
             ssh(cfg, host, f"ip route del {route}")
-
 
 
 # ------------------------------------------------------------------ the real profile (hnlab.inventory)

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """STAND-IN for `sysctl --system` on the lab's nspawn hosts, for the real nodeadm init alone.
 
 Why it exists: nodeadm init's sysctl aspect writes /etc/sysctl.d/99-nodeadm.conf and runs `sysctl --system`

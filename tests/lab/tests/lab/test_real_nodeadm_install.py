@@ -170,6 +170,10 @@ def initialised(lab, installed):
         realnode.rolesanywhere_cleanup(lab, arns)
 
 
+def _journal(lab, host):
+    return lambda: ssh(lab, host, "journalctl -u kubelet --no-pager -n 40").stdout
+
+
 def _log(result):
     """nodeadm's zap log lines (JSON on stderr)."""
     lines = []
@@ -245,8 +249,7 @@ def test_the_real_kubelet_registers_its_node_not_ready_until_a_cni_exists(lab, i
     host, init, _doc = initialised
     _ok(init)
     name = host["name"]
-    node = wait_node(lab, name, network_not_ready, REGISTER_TIMEOUT,
-                              lambda: ssh(lab, host, "journalctl -u kubelet --no-pager -n 40").stdout)
+    node = wait_node(lab, name, network_not_ready, REGISTER_TIMEOUT, _journal(lab, host))
     assert node.status.node_info.kubelet_version == lab.real_kubernetes_version
     assert node.status.node_info.container_runtime_version.startswith("containerd://")
     # The API server knew the kubelet as the node itself, through the access entry (hnlab.authn's log).
@@ -261,7 +264,6 @@ def test_the_real_kubelet_registers_its_node_not_ready_until_a_cni_exists(lab, i
         "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False,
                      "ipam": {"type": "host-local", "ranges": [[{"subnet": "192.168.251.0/24"}]]}},
                     {"type": "loopback"}]}))
-    node = wait_node(lab, name, ready, READY_TIMEOUT,
-                              lambda: ssh(lab, host, "journalctl -u kubelet --no-pager -n 40").stdout)
+    node = wait_node(lab, name, ready, READY_TIMEOUT, _journal(lab, host))
     (condition,) = [c for c in node.status.conditions if c.type == "Ready"]
     assert condition.reason == "KubeletReady"

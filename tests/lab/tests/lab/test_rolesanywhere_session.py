@@ -106,25 +106,24 @@ def test_what_the_real_service_refuses_is_refused(lab, setup, case, reason):
     host, arns = setup
     ra = client(lab, "rolesanywhere")
     profile_id = arns["profileArn"].rsplit("/", 1)[1]
-    kwargs, undo = {}, None
+    kwargs = {}
     if case == "other-ca":
         kwargs = {"cert": OTHER_CERT, "key": OTHER_KEY}
     elif case == "profile-disabled":
         ra.disable_profile(profileId=profile_id)
-        undo = lambda: ra.enable_profile(profileId=profile_id)  # noqa: E731
     elif case == "role-outside-profile":
         arns = dict(arns, roleArn=arns["roleArn"] + "-other")
     else:
         ra.update_profile(profileId=profile_id, acceptRoleSessionName=False)
-        undo = lambda: ra.update_profile(profileId=profile_id, acceptRoleSessionName=True)  # noqa: E731
     try:
         result = credential_process(lab, host, arns, **kwargs)
     finally:
-        if undo:
-            undo()
+        if case == "profile-disabled":
+            ra.enable_profile(profileId=profile_id)
+        elif case == "session-name-refused":
+            ra.update_profile(profileId=profile_id, acceptRoleSessionName=True)
     said = result.stdout + result.stderr
     assert result.returncode != 0 and "AccessDeniedException" in said and reason in said, said
-
 
 
 def _signed_request(ca, ca_key, when):

@@ -23,7 +23,7 @@ EXTRA = "/etc/sysctl.d/97-hnlab-contract.conf"
 def host(lab):
     spec = [h for h in edge.load_hosts(lab) if h["kind"] == "edge"][0]
     path = edge.host_root(lab, spec["name"]) / STANDIN.lstrip("/")
-    path.write_bytes(realnode.SYSCTL_STANDIN.read_bytes())
+    path.write_bytes(realnode.sysctl_standin_program())
     path.chmod(0o755)
     yield spec
     ssh(lab, spec, f"rm -f {STANDIN} {EXTRA}; {realnode.remove_sysctl_standin_command()}")
