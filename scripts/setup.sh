@@ -35,14 +35,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-want=$(cat requirements-dev.txt requirements.txt | sha256sum | cut -c1-16)
+want=$(cat requirements-dev.txt requirements.txt requirements-ee-constraints.txt | sha256sum | cut -c1-16)
 have=$(cat "$VENV/.requirements-hash" 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
   echo "setup: installing pinned Python tools into $VENV (about a minute the first time)"
   # pip's output goes to a log: it is long, and on some machines full of
   # warnings about unused local index locations. Shown only when pip fails.
   log="$VENV/pip-install.log"
-  if ! "$VENV/bin/pip" install --disable-pip-version-check -r requirements-dev.txt >"$log" 2>&1; then
+  # The execution environment's exact pins constrain the packages both install (idna, for one, arrives unpinned
+  # through requests): what the tests run with is what the EE ships, whatever PyPI published since.
+  if ! "$VENV/bin/pip" install --disable-pip-version-check -r requirements-dev.txt \
+      -c requirements-ee-constraints.txt >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "setup: pip install failed; the full log is $log" >&2
     exit 1
