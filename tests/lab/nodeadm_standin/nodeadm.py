@@ -758,15 +758,62 @@ def load_node_config(source: str) -> dict:
         raise Fatal(f"failed to parse NodeConfig: {exc}")
     if not isinstance(doc, dict):
         raise Fatal("failed to parse NodeConfig: not a mapping")
+    unknown = unknown_field(doc, NODECONFIG_FIELDS)
+    if unknown:
+        # A file:// source is decoded strictly into nodeadm's NodeConfig (internal/configprovider/file.go,
+        # DecodeStrictNodeConfig in internal/api/bridge/decode.go): an unknown field fails, in sigs.k8s.io/yaml's words.
+        raise Fatal(f'error unmarshaling JSON: while decoding JSON: json: unknown field "{unknown}"')
     return doc
+
+
+# The fields of nodeadm's NodeConfig (internal/api/types.go of eks-hybrid v1.0.19), for its strict decoding: a dict
+# lists a struct's fields, ANY is a value of any content (kubelet.config is a map of raw documents; metadata's labels
+# and annotations are free maps), LEAF a scalar or list. apiVersion and kind are decoded but not checked.
+ANY, LEAF = "any", "leaf"
+NODECONFIG_FIELDS = {
+    "apiVersion": LEAF, "kind": LEAF,
+    "metadata": {key: ANY for key in (
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+        "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
+        "managedFields")},
+    "spec": {
+        "cluster": {key: LEAF for key in (
+            "name", "region", "apiServerEndpoint", "certificateAuthority", "cidr", "enableOutpost", "id")},
+        "containerd": {"config": LEAF},
+        "instance": {"localStorage": {"strategy": LEAF}},
+        "kubelet": {"config": ANY, "flags": LEAF},
+        "hybrid": {
+            "enableCredentialsFile": LEAF,
+            "iamRolesAnywhere": {key: LEAF for key in (
+                "nodeName", "trustAnchorArn", "profileArn", "roleArn", "awsConfigPath", "certificatePath",
+                "privateKeyPath")},
+            "ssm": {"activationCode": LEAF, "activationId": LEAF},
+        },
+    },
+    "status": {"instance": {key: LEAF for key in ("id", "region", "type", "availabilityZone", "mac",
+                                                  "privateDnsName")},
+               "hybrid": {"nodeName": LEAF}, "default": {"sandboxImage": LEAF}},
+}
+
+
+def unknown_field(value, fields) -> str | None:
+    """The first key of `value` that `fields` does not know (Go's encoding/json matches names without regard to case),
+    or None."""
+    if not isinstance(fields, dict) or not isinstance(value, dict):
+        return None
+    known = {name.lower(): sub for name, sub in fields.items()}
+    for key, sub_value in value.items():
+        sub = known.get(str(key).lower())
+        if sub is None:
+            return str(key)
+        found = unknown_field(sub_value, sub)
+        if found:
+            return found
+    return None
 
 
 def validate_node_config(doc: dict) -> None:
     """nodeadm's NodeConfig validation (messages as upstream where known)."""
-    if doc.get("apiVersion") != "node.eks.aws/v1alpha1":
-        raise Fatal(f"unsupported apiVersion {doc.get('apiVersion')!r}: want node.eks.aws/v1alpha1")
-    if doc.get("kind") != "NodeConfig":
-        raise Fatal(f"unsupported kind {doc.get('kind')!r}: want NodeConfig")
     spec = doc.get("spec") or {}
     cluster = spec.get("cluster") or {}
     if not cluster.get("name"):

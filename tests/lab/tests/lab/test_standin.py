@@ -242,8 +242,6 @@ IRA = {"nodeName": "edge01", "trustAnchorArn": "arn:ta", "profileArn": "arn:p", 
 
 
 @pytest.mark.parametrize("over, error", [
-    ({"apiVersion": "node.eks.aws/v1"}, "unsupported apiVersion"),
-    ({"kind": "Config"}, "unsupported kind"),
     ({"spec.cluster.name": None}, "Name is missing in cluster configuration"),
     ({"spec.cluster.region": None}, "Region is missing in cluster configuration"),
     ({"spec.hybrid.iamRolesAnywhere": IRA}, "Only one of IAMRolesAnywhere or SSM"),
@@ -271,6 +269,36 @@ def test_node_config_validation(root, tmp_path, over, error):
     assert run(root, "install", "1.31", "-p", "ssm").returncode == 0
     p = run(root, "init", "--config-source", src)
     assert p.returncode == 1 and error in logs(p)[-1]["error"]
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"spec.cluster.bogus": 1}, "bogus"),
+    ({"spec.hybrid.ssm.activationToken": "x"}, "activationToken"),
+    ({"spec.kubelet.extraArgs": ["--v=2"]}, "extraArgs"),
+    ({"spec.nodeType": "hybrid"}, "nodeType"),
+    ({"metadata.bogus": "x"}, "bogus"),
+])
+def test_unknown_fields_are_refused_as_nodeadm_decodes_strictly(root, tmp_path, over, field):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_doc(**over)))
+    src = f"file://{tmp_path / 'c.yaml'}"
+    p = run(root, "config", "check", "-c", src)
+    assert p.returncode == 1 and f'json: unknown field "{field}"' in logs(p)[-1]["error"], p.stderr
+    assert run(root, "install", "1.31", "-p", "ssm").returncode == 0
+    p = run(root, "init", "--config-source", src)
+    assert p.returncode == 1 and f'unknown field "{field}"' in logs(p)[-1]["error"]
+
+
+@pytest.mark.parametrize("over", [
+    {"apiVersion": "node.eks.aws/v1"},           # nodeadm decodes both and checks neither
+    {"kind": "Config"},
+    {"metadata.labels": {"any": "label"}},       # free maps
+    {"spec.kubelet.config": {"maxPods": 30, "anything": {"nested": True}}},
+    {"spec.Cluster": {"name": "c", "region": "us-west-2"}},  # Go's JSON matches names without regard to case
+])
+def test_what_nodeadm_decodes_is_accepted(root, tmp_path, over):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_doc(**over)))
+    p = run(root, "config", "check", "-c", f"file://{tmp_path / 'c.yaml'}")
+    assert p.returncode == 0, p.stderr
 
 
 def test_valid_config_checks(root, tmp_path):
