@@ -8,7 +8,8 @@ stops there. On a real host the same command succeeds.
 The boundary, and nothing more: installed as /usr/local/sbin/sysctl (ahead of /usr/sbin on root's PATH), it runs the
 real /usr/sbin/sysctl with the same arguments, and passes its output, its errors and its exit code through unchanged,
 with one exception: when the arguments are `--system` and every error the real sysctl printed is a `permission
-denied` on a key (a key the container cannot write) whose wanted value has the form of its current one (integers
+denied` on a key (a key the container cannot write) whose every wanted value (each line that sets it: procps writes
+them in turn) has the form of its current one (integers
 where the kernel holds integers: the kernel would refuse anything else with EINVAL), it records those keys in RECORD
 (key and the value the files ask for) and exits 0, as the real program would on a host whose /proc/sys is writable.
 Every other failure (a bad value, a missing file) is the real program's, word for word. tests/lab/tests/lab/test_sysctl_standin.py runs both
@@ -42,7 +43,8 @@ def wanted_values():
             if not line or line[0] in "#;" or "=" not in line:
                 continue
             key, value = (part.strip() for part in line.split("=", 1))
-            values[key.lstrip("-").replace("/", ".")] = " ".join(value.split())
+            # Every line is written in turn, so every value a key is given must be one the kernel takes.
+            values.setdefault(key.lstrip("-").replace("/", "."), []).append(" ".join(value.split()))
     return values
 
 
@@ -66,13 +68,14 @@ def main(argv):
         sys.stderr.write(result.stderr)
         return result.returncode
     values = wanted_values()
-    if not all(_same_form(match.group(1), values.get(match.group(1), "")) for match in denied):
+    if not all(values.get(match.group(1)) and all(_same_form(match.group(1), value) for value in values[match.group(1)])
+               for match in denied):
         sys.stderr.write(result.stderr)
         return result.returncode
     RECORD.parent.mkdir(parents=True, exist_ok=True)
     with RECORD.open("a") as record:
         for match in denied:
-            record.write("%s = %s\n" % (match.group(1), values.get(match.group(1), "")))
+            record.write("%s = %s\n" % (match.group(1), values[match.group(1)][-1]))
     return 0
 
 

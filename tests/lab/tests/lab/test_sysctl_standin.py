@@ -44,7 +44,9 @@ def both(lab, host, args: str, extra: str | None):
     ("-p /nonexistent.conf", None),
     ("--system", "kernel.panic = ten"),
     ("--system", "net.ipv4.ip_forward = 1 2"),
-], ids=["read", "write-one", "missing-file", "bad-value", "bad-form"])
+    # A bad value that a later line sets right still fails on a real host, where each line is written in turn.
+    ("--system", "kernel.panic = ten\nkernel.panic = 10"),
+], ids=["read", "write-one", "missing-file", "bad-value", "bad-form", "bad-then-good"])
 def test_where_the_stand_in_is_the_real_sysctl(lab, host, args, extra):
     real, standin, record = both(lab, host, args, extra)
     assert (standin.returncode, standin.stdout, standin.stderr) == (real.returncode, real.stdout, real.stderr)
