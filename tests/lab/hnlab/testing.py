@@ -21,6 +21,16 @@ LAB_ANSIBLE_CFG = REPO / "tests" / "lab" / "ansible.cfg"
 LOCAL = ("-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}")
 
 
+def light_inventory(cfg) -> Path:
+    """The running lab's inventory in the light profile (the nodeadm stand-in over SSM, Kubernetes 1.31), whichever
+    profile the lab was brought up in (`up` writes both, hnlab.inventory.write). The lab tests run on the real profile
+    unless they name this one: the tests of what only the stand-in shows (its fault files, the SSM registration, the
+    upgrade across two minors that the real builds do not serve) or of refusals written against its values."""
+    from . import inventory
+
+    return inventory.profile_path(cfg, "light")
+
+
 def ssh(cfg, host: dict, cmd: str, timeout: int = 120) -> subprocess.CompletedProcess:
     """`sh -c cmd` on a lab host (a load_hosts() entry); never raises on a non-zero exit."""
     return edge.ssh(cfg, host["ip"], "sh", "-c", shlex.quote(cmd), check=False, timeout=timeout)

@@ -33,6 +33,9 @@ from hnlab import config as lab_config, labctl  # noqa: E402
 
 LABCTL = LAB_DIR / "labctl.py"
 HOSTS = int(os.environ.get("HNLAB_TEST_HOSTS", "3"))
+# The profile of the lab this session brings up (docs/lab.md): real (the real nodeadm, kubelet and containerd) unless
+# HNLAB_TEST_PROFILE says light, as the 50-host scale test does (50 kubelets would not fit 2 cores).
+PROFILE = os.environ.get("HNLAB_TEST_PROFILE", "real")
 
 session_state = {"started": False}
 
@@ -109,7 +112,7 @@ def lab():
     if present:
         pytest.fail("a half-built lab is present; run `labctl down`:\n" + "\n".join(present[:20]))
     t0 = time.monotonic()
-    r = labctl_run("up", "--hosts", str(HOSTS))
+    r = labctl_run("up", "--hosts", str(HOSTS), "--profile", PROFILE)
     print(r.stdout[-3000:], r.stderr[-3000:])
     state = labctl.read_lab(cfg)
     if not state or state.get("status") != "up":

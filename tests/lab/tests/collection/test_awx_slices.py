@@ -21,7 +21,6 @@ import os
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import ansible_runner
 import pytest
@@ -29,13 +28,16 @@ import yaml
 
 from hnlab import edge
 from hnlab.aws.clients import client
-from hnlab.testing import REPO, playbook_env
+from hnlab.testing import REPO, light_inventory, playbook_env
 from .test_join_lifecycle import _cleanup, _kubelet_posting, _node_by_ip, _play, _pools, _recap, _ssh
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): three concurrent slices of join.yml share one SSM
+# activation, which the test watches.
 
 JOIN = REPO / "playbooks" / "join.yml"
 NODEADM = "/usr/local/bin/nodeadm"
@@ -153,7 +155,7 @@ class ActivationWatcher:
 
 def run_slices(cfg, site, tmp_path):
     """Every slice of the lab inventory through ansible-runner at once; returns [(hosts, runner)] per slice."""
-    inventory = yaml.safe_load(Path(cfg.inventory_path).read_text())
+    inventory = yaml.safe_load(light_inventory(cfg).read_text())
     envvars = playbook_env()  # what a lab playbook run sets, as ansible-runner's envvars (AWX's way to run it)
     started = []
     for number, hosts in enumerate(slice_hosts(_all_hosts(inventory), SLICES), start=1):

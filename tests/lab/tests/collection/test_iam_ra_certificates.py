@@ -34,14 +34,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
-from hnlab import edge, k8s, testing
+from hnlab.testing import REPO, light_inventory, play, recap as _recap, ssh as _ssh
+from hnlab import edge, k8s, realnode, testing
 from hnlab.aws.clients import client
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): it runs join.yml alone, and the real profile's IAM
+# Roles Anywhere join needs the ARNs and the cluster's remote networks that site.yml's aws stage makes (the real
+# nodeadm refuses a cluster without remote networks, as EKS does: configenricher.go). The real join, certificates
+# included, is test_zy_real_site.py's site run.
 
 JOIN = REPO / "playbooks" / "join.yml"
 NODEADM = "/usr/local/bin/nodeadm"
@@ -54,11 +59,11 @@ PACKAGES = "dpkg-query -W -f '${Package}\\n' | sort"
 
 
 def _play(cfg, *extra, timeout=900):
-    return play(cfg.inventory_path, JOIN, *extra, timeout=timeout)
+    return play(light_inventory(cfg), JOIN, *extra, timeout=timeout)
 
 
 def _node_names(cfg):
-    inv = yaml.safe_load(Path(cfg.inventory_path).read_text())
+    inv = yaml.safe_load(light_inventory(cfg).read_text())
     names = {}
     for pool in inv["all"]["children"]["hybrid_nodes"]["children"].values():
         for name, hostvars in pool["hosts"].items():
@@ -108,7 +113,7 @@ def _cleanup(cfg, hosts, packages_before, role_name, anchor_id, profile_id):
     route = f"{cfg.vpc_cidr} via {cfg.vpn_gateway_edge_ip}"
     for host in hosts:
         _ssh(cfg, host, f"[ -x {NODEADM} ] && {NODEADM} uninstall --skip pod-validation,node-validation; "
-                        f"rm -f {NODEADM} {ROUTE_DROP_IN}; rm -rf /etc/nodeadm /etc/iam /etc/aws/hybrid; "
+                        f"rm -f {NODEADM} {ROUTE_DROP_IN}; rm -rf /etc/nodeadm /etc/iam {' '.join(realnode.INIT_WRITES)}; "
                         f"rmdir {os.path.dirname(ROUTE_DROP_IN)} /etc/aws /opt/cni /var/lib/amazon /etc/eks "
                         f"/var/lib/nodeadm-standin 2>/dev/null; ip route del {route} 2>/dev/null; {testing.CNI_CLEANUP}; true", timeout=180)
         before = packages_before.get(host["name"])
@@ -167,7 +172,10 @@ def site(lab, tmp_path_factory):
             "sourceType": "CERTIFICATE_BUNDLE",
             "sourceData": {"x509CertificateData": Path(ca["cert_path"]).read_text()}})["trustAnchor"]
         anchor_id = anchor["trustAnchorId"]
-        profile = ra.create_profile(name=role_name, roleArns=[role_arn], enabled=True)["profile"]
+        # acceptRoleSessionName: nodeadm asks for the node name as the session name, which CreateSession refuses
+        # otherwise (the real aws_signing_helper and the emulator's CreateSession; the EKS guide's profile has it).
+        profile = ra.create_profile(name=role_name, roleArns=[role_arn], enabled=True,
+                                    acceptRoleSessionName=True)["profile"]
         profile_id = profile["profileId"]
         extra = {
             "hybrid_credential_provider": "iam-ra",
@@ -249,7 +257,7 @@ def test_join_gives_each_host_a_certificate_with_its_node_name_from_the_ca(lab, 
             == cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         # The host's key, the CA's key and its passphrase never appear in the -vvv output.
         assert _pem_bodies(key_pem) and not any(line in output for line in _pem_bodies(key_pem)), host["name"]
-        # nodeadm init ran with the certificate (the stand-in refuses a CN other than nodeName) and the kubelet posts
+        # nodeadm init ran with the certificate (its CreateSession needs the CN to be nodeName) and the kubelet posts
         # the Node's status (NotReady until a CNI runs).
         config = yaml.safe_load(_ssh(lab, host, f"cat {NODE_CONFIG}").stdout)
         ira = config["spec"]["hybrid"]["iamRolesAnywhere"]

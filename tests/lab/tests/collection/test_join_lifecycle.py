@@ -23,11 +23,10 @@ import shlex
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, light_inventory, play, recap as _recap, ssh as _ssh
 from hnlab import edge, k8s, mirror, testing
 from hnlab.aws.clients import client
 
@@ -35,6 +34,9 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): the stand-in's init fault file, the SSM activation
+# and registration, the upgrade 1.31 -> 1.32.
 
 JOIN = REPO / "playbooks" / "join.yml"
 UPGRADE = REPO / "playbooks" / "upgrade.yml"
@@ -49,7 +51,7 @@ JOIN_PATHS = (NODEADM, "/etc/nodeadm/nodeConfig.yaml", "/opt/nodeadm/tracker", "
 
 
 def _play(cfg, playbook, *extra, timeout=900):
-    return play(cfg.inventory_path, playbook, *extra, timeout=timeout)
+    return play(light_inventory(cfg), playbook, *extra, timeout=timeout)
 
 
 def _nodes(cfg):
@@ -73,7 +75,7 @@ _kubelet_posting = testing.kubelet_posting
 def _pools(cfg):
     import yaml
 
-    inv = yaml.safe_load(Path(cfg.inventory_path).read_text())
+    inv = yaml.safe_load(light_inventory(cfg).read_text())
     pools = {}
     for pool in inv["all"]["children"]["hybrid_nodes"]["children"].values():
         for name in pool["hosts"]:
@@ -266,7 +268,7 @@ def test_repave_kubernetes_applies_a_pool_label_change_to_the_joined_nodes(lab, 
     # collection recorded that it set it.
     import yaml
 
-    inventory = yaml.safe_load(Path(lab.inventory_path).read_text())
+    inventory = yaml.safe_load(light_inventory(lab).read_text())
     pool = inventory["all"]["children"]["hybrid_nodes"]["children"]["pool_a"]
     members = set(pool["hosts"])
     wanted = dict(pool["vars"]["hybrid_node_labels"], **{"hybridnodes.eks/tier": "gold"})

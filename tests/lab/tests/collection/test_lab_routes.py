@@ -25,12 +25,11 @@ import re
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
-from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, light_inventory, play, recap as _recap, ssh as _ssh
 from hnlab import cilium_manifest, edge, k8s, netns, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
@@ -39,6 +38,11 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): it runs join.yml alone, and the real profile's IAM
+# Roles Anywhere join needs the ARNs and the cluster's remote networks that site.yml's aws stage makes (the real
+# nodeadm refuses a cluster without remote networks, as EKS does: configenricher.go). The real join, certificates
+# included, is test_zy_real_site.py's site run.
 
 JOIN = REPO / "playbooks" / "join.yml"
 CILIUM = REPO / "playbooks" / "cilium.yml"
@@ -51,7 +55,7 @@ POD_OFFSET = 10  # the kubelet stand-in puts the 10th address of the node's pod 
 
 
 def _play(cfg, playbook, *extra, timeout=900):
-    return play(cfg.inventory_path, playbook, *extra, timeout=timeout)
+    return play(light_inventory(cfg), playbook, *extra, timeout=timeout)
 
 
 def _wait(what, probe, timeout=60.0, interval=1.0):
@@ -103,7 +107,7 @@ def _ciliumnodes(cfg):
 
 
 def _inventory_vars(cfg):
-    return yaml.safe_load(Path(cfg.inventory_path).read_text())["all"]["vars"]
+    return yaml.safe_load(light_inventory(cfg).read_text())["all"]["vars"]
 
 
 def _aws_routes(cfg, ids):

@@ -31,11 +31,14 @@ import pytest
 import yaml
 
 from hnlab import config, state
-from hnlab.testing import REPO, play, recap
+from hnlab.testing import REPO, light_inventory, play, recap
 
 pytestmark = pytest.mark.lab
 
-INVENTORY = config.load().inventory_path
+# On the light profile's inventory (hnlab.testing.light_inventory): the refusals are written against the light
+# inventory's values.
+
+INVENTORY = light_inventory(config.load())
 SITE = "playbooks/site.yml"
 UNKNOWN_RTB = "rtb-0123456789abcdef0"
 UNKNOWN_VPN = "vpn-0123456789abcdef0"

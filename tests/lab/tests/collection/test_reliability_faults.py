@@ -35,7 +35,7 @@ import yaml
 from hnlab import edge, state
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
-from hnlab.testing import LOCAL, REPO, play, start_play
+from hnlab.testing import LOCAL, REPO, light_inventory, play, start_play
 from .test_awx_slices import _assert_clean
 from .test_join_lifecycle import NODEADM, _cleanup, _kubelet_posting, _node_by_ip, _recap, _ssh
 
@@ -43,6 +43,9 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): the faults are the stand-in's (its fault files, a
+# kill in the middle of its install) over SSM.
 
 PLAYBOOKS = REPO / "playbooks"
 SITE = PLAYBOOKS / "site.yml"
@@ -133,7 +136,7 @@ def test_package_lock_held_fails_that_host_naming_the_lock_and_a_released_lock_i
     pid = hold(120)
     try:
         started = time.monotonic()
-        code, output = play(lab.inventory_path, SITE, "--tags", "package_index", "-e", "host_prep_package_index_max_age=0",
+        code, output = play(light_inventory(lab), SITE, "--tags", "package_index", "-e", "host_prep_package_index_max_age=0",
                             "-e", "host_prep_package_lock_timeout=3")
         elapsed = time.monotonic() - started
     finally:
@@ -150,7 +153,7 @@ def test_package_lock_held_fails_that_host_naming_the_lock_and_a_released_lock_i
     # Released after 4 s of a (default 300 s) wait: the refresh waits for it, then succeeds.
     pid = hold(4)
     try:
-        code, output = play(lab.inventory_path, SITE, "--tags", "package_index", "--limit", holder_host["name"],
+        code, output = play(light_inventory(lab), SITE, "--tags", "package_index", "--limit", holder_host["name"],
                             "-e", "host_prep_package_index_max_age=0", "-v")
     finally:
         _ssh(lab, holder_host, f"kill {pid} 2>/dev/null; true")
@@ -164,7 +167,7 @@ def test_host_unreachable_mid_run_the_others_finish_and_validate_names_it(lab, s
     lost = site["hosts"][-1]
     rule = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"]
     cut = False
-    proc = start_play(lab.inventory_path, SITE, "--tags", "preflight,package_index", fake_aws=False)
+    proc = start_play(light_inventory(lab), SITE, "--tags", "preflight,package_index", fake_aws=False)
     lines = []
     try:
         for line in proc.stdout:
@@ -184,7 +187,7 @@ def test_host_unreachable_mid_run_the_others_finish_and_validate_names_it(lab, s
                 assert recap[host["name"]]["failed"] == 0 and recap[host["name"]]["unreachable"] == 0, output
 
         # validate.yml (host still away) names it in its report; the other hosts get their checks.
-        code, output = play(lab.inventory_path, PLAYBOOKS / "validate.yml", "-e", f"hybrid_validate_report_dir={tmp_path}",
+        code, output = play(light_inventory(lab), PLAYBOOKS / "validate.yml", "-e", f"hybrid_validate_report_dir={tmp_path}",
                             timeout=300)
         assert code != 0, output
         rows = {row["host"]: row for row in json.loads((tmp_path / "validate.json").read_text())["hosts"]}
@@ -248,7 +251,7 @@ def test_kubernetes_api_down_fails_fast_naming_the_endpoint_and_changes_nothing(
     before = state.snapshot(lab)
     for playbook in ("join.yml", "routes.yml", "cilium.yml"):
         started = time.monotonic()
-        code, output = play(lab.inventory_path, PLAYBOOKS / playbook, *site["extra"], "-e", f"hybrid_kubeconfig={down}")
+        code, output = play(light_inventory(lab), PLAYBOOKS / playbook, *site["extra"], "-e", f"hybrid_kubeconfig={down}")
         elapsed = time.monotonic() - started
         assert code != 0, (playbook, output)
         assert endpoint.replace("https://", "") in output.replace("host='127.0.0.1', port=", "127.0.0.1:"), (playbook, output)
@@ -270,7 +273,7 @@ def test_join_killed_during_nodeadm_install_then_rerun_converges(lab, site):
     first, last = hosts[0], hosts[-1]
     assert _ssh(lab, last, f"mkdir -p /etc/hnlab && echo {shlex.quote(INIT_FAULT)} > {FAIL_INIT}").returncode == 0
     try:
-        proc = start_play(lab.inventory_path, JOIN, *site["extra"])
+        proc = start_play(light_inventory(lab), JOIN, *site["extra"])
         lines, began = [], False
         try:
             for line in proc.stdout:
@@ -307,14 +310,14 @@ def test_join_killed_during_nodeadm_install_then_rerun_converges(lab, site):
     seen["expired"] = set(leftover)
     assert any(_ssh(lab, last, f"grep -q {a} {NODECONFIG}").returncode == 0 for a in leftover)
 
-    code, output = play(lab.inventory_path, JOIN, *site["extra"])
+    code, output = play(light_inventory(lab), JOIN, *site["extra"])
     assert code == 0, output
     assert _recap(output)[last["name"]]["changed"] > 0, output
     for host in hosts:
         node = _node_by_ip(lab, host["ip"])
         assert node is not None and _kubelet_posting(node), host["name"]
 
-    code, output = play(lab.inventory_path, JOIN, *site["extra"])
+    code, output = play(light_inventory(lab), JOIN, *site["extra"])
     assert code == 0, output
     assert all(c["changed"] == 0 for c in _recap(output).values()), output
 
@@ -357,14 +360,14 @@ def test_host_reboot_keeps_route_nodeconfig_and_kubelet_and_rerun_changes_nothin
     assert _ssh(lab, host, f"sha256sum {NODECONFIG}").stdout == config_before
     node = _node_by_ip(lab, host["ip"])
     assert node is not None and _kubelet_posting(node)
-    code, output = play(lab.inventory_path, JOIN, *site["extra"], "--limit", host["name"])
+    code, output = play(light_inventory(lab), JOIN, *site["extra"], "--limit", host["name"])
     assert code == 0, output
     assert _recap(output)[host["name"]]["changed"] == 0, output
 
 
 def test_decommission_restores_the_lab_as_found(lab, site):
     names = ",".join(sorted(host["name"] for host in site["hosts"]))
-    code, output = play(lab.inventory_path, DECOMMISSION, *site["extra"], "--limit", names,
+    code, output = play(light_inventory(lab), DECOMMISSION, *site["extra"], "--limit", names,
                         "-e", f"hybrid_decommission_confirm={names}")
     assert code == 0, output
     _cleanup(lab, site["hosts"], site["role"])

@@ -35,7 +35,7 @@ import yaml
 
 from hnlab import dns, edge, k8s, network, state
 from hnlab.aws.clients import client
-from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, light_inventory, play, recap as _recap, ssh as _ssh
 
 # The helpers of the per-stage lab tests (same package, tests/lab/tests/collection): the CA, the PEM lines, and their cleanups.
 from .test_iam_ra_certificates import PACKAGES, _make_ca, _pem_bodies
@@ -46,6 +46,9 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
+
+# On the light profile's inventory (hnlab.testing.light_inventory): the SSM run's secrets (the activation code) exist
+# only there; its iam-ra run overrides the provider.
 
 SITE = REPO / "playbooks" / "site.yml"
 AWS_PREREQUISITES = REPO / "playbooks" / "aws_prerequisites.yml"
@@ -77,7 +80,7 @@ def _run(cfg, workdir: Path, label: str, playbook: Path, *extra: str) -> dict:
     changes = workdir / f"{label}.jsonl"
     changes.unlink(missing_ok=True)
     t0 = time.monotonic()
-    code, output = play(cfg.inventory_path, playbook, *extra, timeout=1200,
+    code, output = play(light_inventory(cfg), playbook, *extra, timeout=1200,
                         env={"ANSIBLE_CALLBACK_PLUGINS": CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "hnlab_changes",
                              "HNLAB_CHANGES_FILE": changes})
     results = [json.loads(line) for line in changes.read_text().splitlines()] if changes.exists() else []

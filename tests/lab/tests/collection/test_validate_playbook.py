@@ -23,7 +23,7 @@ import uuid
 
 import pytest
 
-from hnlab.testing import REPO, play, recap as _recap, ssh as _ssh
+from hnlab.testing import REPO, light_inventory, play, recap as _recap, ssh as _ssh
 from hnlab import edge, inventory, k8s, testing
 from hnlab.aws.clients import client
 from hnlab.aws.labapi import LabApi
@@ -33,6 +33,11 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
 ]
 
+# On the light profile's inventory (hnlab.testing.light_inventory): it runs join.yml alone, and the real profile's IAM
+# Roles Anywhere join needs the ARNs and the cluster's remote networks that site.yml's aws stage makes (the real
+# nodeadm refuses a cluster without remote networks, as EKS does: configenricher.go). The real join, certificates
+# included, is test_zy_real_site.py's site run.
+
 JOIN = REPO / "playbooks" / "join.yml"
 VALIDATE = REPO / "playbooks" / "validate.yml"
 NODEADM = "/usr/local/bin/nodeadm"
@@ -41,7 +46,7 @@ CRD = "ciliumnodes.cilium.io"
 
 
 def _play(cfg, playbook, *extra, timeout=900):
-    return play(cfg.inventory_path, playbook, *extra, timeout=timeout)
+    return play(light_inventory(cfg), playbook, *extra, timeout=timeout)
 
 
 def _wait(what, probe, timeout=60.0, interval=1.0):
